@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class DigestItem:
     matched: tuple[str, ...]
     quotes: tuple[Quote, ...] = ()
     snippet: str = ""
+    snippet_spans: tuple[tuple[int, int], ...] = ()
     also: tuple[str, ...] = ()
 
 
@@ -153,3 +155,59 @@ class Digest:
     watchlist_id: int
     watchlist_name: str
     items: tuple[DigestItem, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A Telegram chat (or the console) that newswatch serves."""
+
+    id: int
+    kind: str  # private | group | supergroup | channel | console
+    title: str = ""
+    active: bool = True
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class HitDetail:
+    """What the digest needs to say about one hit, stored with it."""
+
+    terms: tuple[str, ...]
+    quotes: tuple[Quote, ...] = ()  # every quote found, best first
+    snippet: str = ""
+    snippet_spans: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHit:
+    """A hit not yet put in a digest, with its article."""
+
+    watchlist_id: int
+    article_id: int
+    article: Article
+    detail: HitDetail
+    created_at: datetime
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # handed to Telegram, answer not yet recorded
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused it for good (blocked, chat gone, bad request)
+    UNCERTAIN = "uncertain"  # the send may or may not have reached Telegram; never re-sent
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message we intend to send: recorded before sending, marked after."""
+
+    id: int
+    chat_id: int
+    text: str  # Telegram HTML
+    state: OutboxState
+    attempts: int = 0
+    not_before: datetime | None = None
+    silent: bool = False
+    preview: bool = False
+    watchlist_id: int | None = None
+    buttons: str = ""  # JSON of inline buttons, rendered by the bot

@@ -1,0 +1,264 @@
+"""Configuration: one TOML file -> one frozen, validated ``Config``.
+
+Nothing here reads the environment or argv at import time; ``load_config`` is called from the
+entry point. Relative paths are relative to the config file, so ``--config`` works from anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watchers.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.telegram.org"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token_env: str = "NEWSWATCH_TELEGRAM_TOKEN"
+    base_url: str = DEFAULT_BASE_URL
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: Path = Path("newswatch.db")
+
+
+@dataclass(frozen=True, slots=True)
+class PollingConfig:
+    interval: float = 900.0  # seconds
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    allow_private_networks: bool = False
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class NlpConfig:
+    model: str = "en_core_web_sm"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestConfig:
+    quotes_per_article: int = 1
+    max_items: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str  # an http(s) URL, or an absolute path to a local file (config only)
+    name: str | None = None
+    full_text: str = "matched"
+
+    @property
+    def is_local(self) -> bool:
+        return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistConfig:
+    name: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    nlp: NlpConfig = field(default_factory=NlpConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+    watchlists: tuple[WatchlistConfig, ...] = ()
+    source: Path | None = None  # the file this came from
+
+
+def parse_duration(value: object, key: str) -> float:
+    """Seconds from a number or a text such as ``"90s"``, ``"15m"``, ``"2h"``."""
+    if isinstance(value, bool):
+        raise ConfigError(key, "expected a duration such as 90s, 15m or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ConfigError(key, f"{value!r} is not a duration; use e.g. 90s, 15m or 2h")
+    if seconds <= 0:
+        raise ConfigError(key, "must be more than zero")
+    return seconds
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used so unknown ones are errors."""
+
+    def __init__(self, data: object, name: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(name, "expected a table")
+        self._data: Mapping[str, Any] = data
+        self._name = name
+        self._used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self._name}.{key}" if self._name else key
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self._used.add(key)
+        if key not in self._data:
+            return default
+        value = self._data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(self._key(key), f"expected {_kind_name(kinds)}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise ConfigError(self._key(key), f"expected {_kind_name(kinds)}, got {value!r}")
+        return value
+
+    def raw(self, key: str, default: Any) -> Any:
+        self._used.add(key)
+        return self._data.get(key, default)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._data) - self._used)
+        if unknown:
+            raise ConfigError(self._key(unknown[0]), "unknown key")
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
+    """Validate a parsed TOML document. ``base_dir`` anchors relative paths."""
+    top = _Section(data, "")
+    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest"}
+    tables = {name: _Section(top.raw(name, {}), name) for name in sections}
+
+    tg = tables["telegram"]
+    token_env = tg.get("token_env", str, "NEWSWATCH_TELEGRAM_TOKEN")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
+        raise ConfigError("telegram.token_env", "must be the name of an environment variable")
+    base_url = tg.get("base_url", str, DEFAULT_BASE_URL).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("telegram.base_url", "must start with http:// or https://")
+    admins = tg.get("admins", list, [])
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
+        raise ConfigError("telegram.admins", "must be a list of numeric Telegram user ids")
+    if "token" in tg._data:
+        raise ConfigError(
+            "telegram.token", "the token never goes in the config file; set token_env instead"
+        )
+    telegram = TelegramConfig(token_env=token_env, base_url=base_url, admins=tuple(admins))
+
+    st = tables["storage"]
+    storage = StorageConfig(path=_resolve(base_dir, st.get("path", str, "newswatch.db")))
+
+    po = tables["polling"]
+    interval = parse_duration(po.raw("interval", "15m"), "polling.interval")
+    concurrency = po.get("concurrency", int, 8)
+    if not 1 <= concurrency <= 100:
+        raise ConfigError("polling.concurrency", "must be between 1 and 100")
+    polling = PollingConfig(interval=interval, concurrency=concurrency)
+
+    fe = tables["fetch"]
+    max_bytes = fe.get("max_bytes", int, 5_000_000)
+    if not 10_000 <= max_bytes <= 100_000_000:
+        raise ConfigError("fetch.max_bytes", "must be between 10000 and 100000000")
+    fetch = FetchConfig(
+        allow_private_networks=fe.get("allow_private_networks", bool, False),
+        timeout=parse_duration(fe.raw("timeout", 20), "fetch.timeout"),
+        max_bytes=max_bytes,
+    )
+
+    nlp = NlpConfig(model=tables["nlp"].get("model", str, "en_core_web_sm"))
+
+    dg = tables["digest"]
+    quotes_per_article = dg.get("quotes_per_article", int, 1)
+    if not 0 <= quotes_per_article <= 3:
+        raise ConfigError("digest.quotes_per_article", "must be between 0 and 3")
+    max_items = dg.get("max_items", int, 10)
+    if not 1 <= max_items <= 50:
+        raise ConfigError("digest.max_items", "must be between 1 and 50")
+    digest = DigestConfig(quotes_per_article=quotes_per_article, max_items=max_items)
+
+    feeds = []
+    raw_feeds = top.get("feeds", list, [])
+    for i, raw in enumerate(raw_feeds):
+        sec = _Section(raw, f"feeds[{i}]")
+        url = sec.get("url", str, "").strip()
+        if not url:
+            raise ConfigError(f"feeds[{i}].url", "is required")
+        if not url.startswith(("http://", "https://")):
+            if "://" in url:
+                raise ConfigError(f"feeds[{i}].url", "must be http(s) or a local file path")
+            url = str(_resolve(base_dir, url))
+        name = sec.get("name", str, None)
+        full_text = sec.get("full_text", str, "matched")
+        if full_text not in ("matched", "never"):
+            raise ConfigError(f"feeds[{i}].full_text", 'must be "matched" or "never"')
+        sec.finish()
+        feeds.append(FeedConfig(url=url, name=name, full_text=full_text))
+
+    watchlists = []
+    names: set[str] = set()
+    for i, raw in enumerate(top.get("watchlists", list, [])):
+        sec = _Section(raw, f"watchlists[{i}]")
+        name = sec.get("name", str, "").strip()
+        query = sec.get("query", str, "").strip()
+        if not name:
+            raise ConfigError(f"watchlists[{i}].name", "is required")
+        if not query:
+            raise ConfigError(f"watchlists[{i}].query", "is required")
+        if name.casefold() in names:
+            raise ConfigError(f"watchlists[{i}].name", f"{name!r} is used twice")
+        names.add(name.casefold())
+        sec.finish()
+        watchlists.append(WatchlistConfig(name=name, query=query))
+
+    for sec in tables.values():
+        sec.finish()
+    top.finish()
+    return Config(
+        telegram=telegram,
+        storage=storage,
+        polling=polling,
+        fetch=fetch,
+        nlp=nlp,
+        digest=digest,
+        feeds=tuple(feeds),
+        watchlists=tuple(watchlists),
+        source=source,
+    )
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate the TOML file at ``path``; with None, every default, relative to cwd."""
+    if path is None:
+        return config_from_dict({}, Path.cwd())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError("", f"cannot read the config file {path}: {e.strerror}") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("", f"{path} is not valid TOML: {e}") from e
+    return config_from_dict(data, path.resolve().parent, source=path)

@@ -1,0 +1,91 @@
+"""What goes into a digest, in which order (pure: plain data in, digests out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from watchers.model import Digest, DigestItem, PendingHit, Watchlist
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    """A digest and the hits it carries (watchlist id, article id); ``more`` stay pending."""
+
+    digest: Digest
+    hits: tuple[tuple[int, int], ...]
+    more: int = 0
+
+
+def _relevance(hit: PendingHit) -> tuple[int, int, float]:
+    named_quote = any(q.full and q.speaker for q in hit.detail.quotes)
+    published = hit.article.published or hit.created_at
+    return (len(hit.detail.terms), int(named_quote), published.timestamp())
+
+
+def _item(hit: PendingHit, quotes_per_article: int) -> DigestItem:
+    a = hit.article
+    return DigestItem(
+        article_id=hit.article_id,
+        title=a.title,
+        link=a.link,
+        source=a.source or a.source_host,
+        published=a.published,
+        matched=hit.detail.terms,
+        quotes=hit.detail.quotes[:quotes_per_article],
+        snippet=hit.detail.snippet,
+        snippet_spans=hit.detail.snippet_spans,
+    )
+
+
+def compose_digests(
+    chat_id: int,
+    hits: Sequence[PendingHit],
+    watchlists: Mapping[int, Watchlist],
+    *,
+    quotes_per_article: int = 1,
+    max_items: int = 10,
+) -> list[ComposedDigest]:
+    """One digest per watchlist with pending hits, most relevant (then newest) items first.
+
+    At most ``max_items`` items go in a digest; the rest stay pending and are counted in ``more``.
+    Hits of watchlists that no longer exist are left out.
+    """
+    by_watchlist: dict[int, list[PendingHit]] = {}
+    for hit in hits:
+        if hit.watchlist_id in watchlists:
+            by_watchlist.setdefault(hit.watchlist_id, []).append(hit)
+    out = []
+    for watchlist_id in sorted(by_watchlist):
+        ranked = sorted(by_watchlist[watchlist_id], key=_relevance, reverse=True)
+        chosen = ranked[:max_items]
+        digest = Digest(
+            chat_id=chat_id,
+            watchlist_id=watchlist_id,
+            watchlist_name=watchlists[watchlist_id].name,
+            items=tuple(_item(h, quotes_per_article) for h in chosen),
+        )
+        out.append(
+            ComposedDigest(
+                digest=digest,
+                hits=tuple((h.watchlist_id, h.article_id) for h in chosen),
+                more=len(ranked) - len(chosen),
+            )
+        )
+    return out
+
+
+def relative_time(then: datetime | None, now: datetime) -> str:
+    """``5 min ago``, ``3 h ago``, ``2 days ago``; empty when unknown."""
+    if then is None:
+        return ""
+    seconds = (now - then).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return "yesterday" if days == 1 else f"{days} days ago"

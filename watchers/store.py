@@ -1,0 +1,688 @@
+"""Storage: a Protocol, and its SQLite implementation (WAL, versioned schema, short transactions).
+
+Delivery follows "record intent, send, then mark sent": hits become outbox rows in one
+transaction; the sender marks a row ``sending`` before it calls Telegram and ``sent`` after.
+A row still ``sending`` at start-up becomes ``uncertain`` and is never re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from watchers.errors import StorageError
+from watchers.model import (
+    Article,
+    Chat,
+    Feed,
+    HitDetail,
+    OutboxMessage,
+    OutboxState,
+    PendingHit,
+    Quote,
+    Watchlist,
+)
+
+logger = logging.getLogger(__name__)
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        active INTEGER NOT NULL DEFAULT 1,
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL UNIQUE,
+        name TEXT,
+        full_text TEXT NOT NULL DEFAULT 'matched',
+        etag TEXT,
+        last_modified TEXT,
+        last_polled_at TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE follows (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        since TEXT NOT NULL,
+        PRIMARY KEY (chat_id, feed_id)
+    );
+    CREATE TABLE watchlists (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX watchlists_chat_name ON watchlists(chat_id, name COLLATE NOCASE);
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        guid TEXT,
+        title TEXT NOT NULL,
+        link TEXT,
+        summary TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        source TEXT NOT NULL DEFAULT '',
+        source_host TEXT NOT NULL DEFAULT '',
+        first_seen_at TEXT NOT NULL,
+        UNIQUE (feed_id, key)
+    );
+    CREATE TABLE hits (
+        watchlist_id INTEGER NOT NULL REFERENCES watchlists(id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        outbox_id INTEGER REFERENCES outbox(id) ON DELETE SET NULL,
+        PRIMARY KEY (watchlist_id, article_id)
+    );
+    CREATE INDEX hits_pending ON hits(watchlist_id) WHERE outbox_id IS NULL;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        watchlist_id INTEGER,
+        text TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before TEXT,
+        silent INTEGER NOT NULL DEFAULT 0,
+        preview INTEGER NOT NULL DEFAULT 0,
+        buttons TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        message_id INTEGER,
+        error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(state, id);
+    """,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _quote_to_json(q: Quote) -> dict[str, Any]:
+    return {"text": q.text, "speaker": q.speaker, "start": q.start, "end": q.end, "full": q.full}
+
+
+def detail_to_json(detail: HitDetail) -> str:
+    return json.dumps(
+        {
+            "terms": list(detail.terms),
+            "quotes": [_quote_to_json(q) for q in detail.quotes],
+            "snippet": detail.snippet,
+            "snippet_spans": [list(s) for s in detail.snippet_spans],
+        },
+        ensure_ascii=False,
+    )
+
+
+def detail_from_json(text: str) -> HitDetail:
+    data = json.loads(text)
+    return HitDetail(
+        terms=tuple(data.get("terms", ())),
+        quotes=tuple(
+            Quote(
+                q["text"], q.get("speaker"), q.get("start", 0), q.get("end", 0), q.get("full", True)
+            )
+            for q in data.get("quotes", ())
+        ),
+        snippet=data.get("snippet", ""),
+        snippet_spans=tuple((int(a), int(b)) for a, b in data.get("snippet_spans", ())),
+    )
+
+
+class Storage(Protocol):
+    """What the engine and the bot need from storage. SQLite is the first implementation."""
+
+    def close(self) -> None: ...
+
+    # chats
+    def upsert_chat(self, chat: Chat, now: datetime) -> bool: ...
+    def get_chat(self, chat_id: int) -> Chat | None: ...
+    def set_chat_active(self, chat_id: int, active: bool) -> None: ...
+    def migrate_chat(self, old_id: int, new_id: int) -> None: ...
+
+    # feeds
+    def add_feed(self, url: str, now: datetime, name: str | None = None) -> Feed: ...
+    def get_feed(self, feed_id: int) -> Feed | None: ...
+    def feed_by_url(self, url: str) -> Feed | None: ...
+    def follow(self, chat_id: int, feed_id: int, now: datetime) -> bool: ...
+    def unfollow(self, chat_id: int, feed_id: int) -> bool: ...
+    def followed_feeds(self, chat_id: int) -> list[Feed]: ...
+    def followers(self, feed_id: int) -> list[int]: ...
+    def feeds_to_poll(self) -> list[Feed]: ...
+    def record_poll(
+        self,
+        feed_id: int,
+        now: datetime,
+        *,
+        error: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    def needs_baseline(self, feed_id: int) -> bool: ...
+    def mark_needs_baseline(self, feed_id: int) -> None: ...
+
+    # articles and hits
+    def insert_articles(
+        self, feed_id: int, articles: Sequence[Article], now: datetime
+    ) -> list[tuple[int, Article]]: ...
+    def get_article(self, article_id: int) -> Article | None: ...
+    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail]], now: datetime) -> int: ...
+    def pending_hits(self, chat_id: int) -> list[PendingHit]: ...
+    def chats_with_pending_hits(self) -> list[int]: ...
+
+    # watchlists
+    def add_watchlist(self, chat_id: int, name: str, query: str, now: datetime) -> Watchlist: ...
+    def watchlists(self, chat_id: int) -> list[Watchlist]: ...
+    def all_watchlists(self) -> list[Watchlist]: ...
+    def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool: ...
+
+    # outbox
+    def queue_messages(
+        self,
+        chat_id: int,
+        watchlist_id: int | None,
+        texts: Sequence[str],
+        hits: Sequence[tuple[int, int]],
+        now: datetime,
+        *,
+        preview: bool = False,
+        silent: bool = False,
+        buttons: str = "",
+    ) -> list[int]: ...
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
+    def mark_sending(self, outbox_id: int) -> None: ...
+    def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
+    def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
+    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None: ...
+    def fail_pending_for_chat(self, chat_id: int, error: str) -> int: ...
+    def recover_outbox(self) -> int: ...
+    def outbox_counts(self) -> dict[str, int]: ...
+
+
+class SqliteStorage:
+    """SQLite in WAL mode. One connection, used from one thread at a time."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open the database {self.path}: {e}") from e
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise StorageError(f"database error: {e}") from e
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"database error: {e}") from e
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database {self.path} was written by a newer newswatch "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            logger.info("migrating database path=%s to_version=%d", self.path, number)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _MIGRATIONS[number - 1].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- chats --------------------------------------------------------------------------------
+
+    def upsert_chat(self, chat: Chat, now: datetime) -> bool:
+        """Insert or refresh a chat and make it active; True when it was not known before."""
+        with self._tx() as db:
+            existed = db.execute("SELECT 1 FROM chats WHERE id=?", (chat.id,)).fetchone()
+            db.execute(
+                "INSERT INTO chats(id, kind, title, active, created_at) VALUES (?,?,?,1,?) "
+                "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, title=excluded.title, active=1",
+                (chat.id, chat.kind, chat.title, _ts(now)),
+            )
+        return existed is None
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        rows = self._query("SELECT * FROM chats WHERE id=?", (chat_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return Chat(r["id"], r["kind"], r["title"], bool(r["active"]), r["timezone"])
+
+    def set_chat_active(self, chat_id: int, active: bool) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE chats SET active=? WHERE id=?", (int(active), chat_id))
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: everything of the old id moves to the new one."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM chats WHERE id=?", (new_id,)).fetchone():
+                db.execute("DELETE FROM chats WHERE id=?", (new_id,))
+            db.execute("UPDATE chats SET id=? WHERE id=?", (new_id, old_id))
+            db.execute("UPDATE outbox SET chat_id=? WHERE chat_id=?", (new_id, old_id))
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _feed(r: sqlite3.Row) -> Feed:
+        return Feed(
+            id=r["id"],
+            url=r["url"],
+            name=r["name"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            last_polled_at=_dt(r["last_polled_at"]),
+            last_error=r["last_error"],
+            error_count=r["error_count"],
+            full_text=r["full_text"],
+        )
+
+    def add_feed(self, url: str, now: datetime, name: str | None = None) -> Feed:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO feeds(url, name, created_at) VALUES (?,?,?) "
+                "ON CONFLICT(url) DO UPDATE SET name=COALESCE(excluded.name, feeds.name)",
+                (url, name, _ts(now)),
+            )
+        feed = self.feed_by_url(url)
+        assert feed is not None
+        return feed
+
+    def get_feed(self, feed_id: int) -> Feed | None:
+        rows = self._query("SELECT * FROM feeds WHERE id=?", (feed_id,))
+        return self._feed(rows[0]) if rows else None
+
+    def feed_by_url(self, url: str) -> Feed | None:
+        rows = self._query("SELECT * FROM feeds WHERE url=?", (url,))
+        return self._feed(rows[0]) if rows else None
+
+    def follow(self, chat_id: int, feed_id: int, now: datetime) -> bool:
+        """Follow a feed; True when newly followed. A feed nobody polled lately is re-baselined,
+        so what it already holds counts as history."""
+        with self._tx() as db:
+            polled = db.execute(
+                "SELECT 1 FROM follows f JOIN chats c ON c.id=f.chat_id "
+                "WHERE f.feed_id=? AND c.active=1",
+                (feed_id,),
+            ).fetchone()
+            cur = db.execute(
+                "INSERT OR IGNORE INTO follows(chat_id, feed_id, since) VALUES (?,?,?)",
+                (chat_id, feed_id, _ts(now)),
+            )
+            if polled is None and cur.rowcount:
+                db.execute("UPDATE feeds SET last_success_at=NULL WHERE id=?", (feed_id,))
+        return cur.rowcount > 0
+
+    def unfollow(self, chat_id: int, feed_id: int) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM follows WHERE chat_id=? AND feed_id=?", (chat_id, feed_id)
+            )
+        return cur.rowcount > 0
+
+    def followed_feeds(self, chat_id: int) -> list[Feed]:
+        rows = self._query(
+            "SELECT feeds.* FROM feeds JOIN follows ON follows.feed_id=feeds.id "
+            "WHERE follows.chat_id=? ORDER BY follows.since, feeds.id",
+            (chat_id,),
+        )
+        return [self._feed(r) for r in rows]
+
+    def followers(self, feed_id: int) -> list[int]:
+        rows = self._query(
+            "SELECT f.chat_id FROM follows f JOIN chats c ON c.id=f.chat_id "
+            "WHERE f.feed_id=? AND c.active=1 ORDER BY f.chat_id",
+            (feed_id,),
+        )
+        return [r[0] for r in rows]
+
+    def feeds_to_poll(self) -> list[Feed]:
+        rows = self._query(
+            "SELECT DISTINCT feeds.* FROM feeds JOIN follows ON follows.feed_id=feeds.id "
+            "JOIN chats ON chats.id=follows.chat_id WHERE chats.active=1 ORDER BY feeds.id"
+        )
+        return [self._feed(r) for r in rows]
+
+    def record_poll(
+        self,
+        feed_id: int,
+        now: datetime,
+        *,
+        error: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        with self._tx() as db:
+            if error is None:
+                db.execute(
+                    "UPDATE feeds SET last_polled_at=?, last_success_at=?, last_error=NULL, "
+                    "error_count=0, etag=COALESCE(?, etag), "
+                    "last_modified=COALESCE(?, last_modified), name=COALESCE(name, ?) "
+                    "WHERE id=?",
+                    (_ts(now), _ts(now), etag, last_modified, name, feed_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE feeds SET last_polled_at=?, last_error=?, "
+                    "error_count=error_count+1 WHERE id=?",
+                    (_ts(now), error, feed_id),
+                )
+
+    def needs_baseline(self, feed_id: int) -> bool:
+        rows = self._query("SELECT last_success_at FROM feeds WHERE id=?", (feed_id,))
+        return bool(rows) and rows[0][0] is None
+
+    def mark_needs_baseline(self, feed_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE feeds SET last_success_at=NULL WHERE id=?", (feed_id,))
+
+    # -- articles and hits --------------------------------------------------------------------
+
+    def insert_articles(
+        self, feed_id: int, articles: Sequence[Article], now: datetime
+    ) -> list[tuple[int, Article]]:
+        """Store the articles not seen before in this feed; return those, with their ids."""
+        new: list[tuple[int, Article]] = []
+        with self._tx() as db:
+            for a in articles:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO articles(feed_id, key, guid, title, link, summary, "
+                    "content, published, source, source_host, first_seen_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        feed_id,
+                        a.key,
+                        a.guid,
+                        a.title,
+                        a.link,
+                        a.summary,
+                        a.content,
+                        _ts(a.published),
+                        a.source,
+                        a.source_host,
+                        _ts(now),
+                    ),
+                )
+                if cur.rowcount and cur.lastrowid is not None:
+                    new.append((cur.lastrowid, a))
+        return new
+
+    @staticmethod
+    def _article(r: sqlite3.Row) -> Article:
+        return Article(
+            key=r["key"],
+            title=r["title"],
+            link=r["link"],
+            guid=r["guid"],
+            summary=r["summary"],
+            published=_dt(r["published"]),
+            source=r["source"],
+            source_host=r["source_host"],
+            content=r["content"],
+        )
+
+    def get_article(self, article_id: int) -> Article | None:
+        rows = self._query("SELECT * FROM articles WHERE id=?", (article_id,))
+        return self._article(rows[0]) if rows else None
+
+    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail]], now: datetime) -> int:
+        count = 0
+        with self._tx() as db:
+            for watchlist_id, article_id, detail in hits:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO hits(watchlist_id, article_id, detail, created_at) "
+                    "VALUES (?,?,?,?)",
+                    (watchlist_id, article_id, detail_to_json(detail), _ts(now)),
+                )
+                count += cur.rowcount
+        return count
+
+    def pending_hits(self, chat_id: int) -> list[PendingHit]:
+        rows = self._query(
+            "SELECT hits.watchlist_id, hits.article_id, hits.detail, hits.created_at, articles.* "
+            "FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
+            "JOIN articles ON articles.id=hits.article_id "
+            "WHERE w.chat_id=? AND hits.outbox_id IS NULL "
+            "ORDER BY hits.watchlist_id, hits.created_at, hits.article_id",
+            (chat_id,),
+        )
+        return [
+            PendingHit(
+                watchlist_id=r["watchlist_id"],
+                article_id=r["article_id"],
+                article=self._article(r),
+                detail=detail_from_json(r["detail"]),
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    def chats_with_pending_hits(self) -> list[int]:
+        rows = self._query(
+            "SELECT DISTINCT w.chat_id FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
+            "JOIN chats c ON c.id=w.chat_id WHERE hits.outbox_id IS NULL AND c.active=1 "
+            "ORDER BY w.chat_id"
+        )
+        return [r[0] for r in rows]
+
+    # -- watchlists ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _watchlist(r: sqlite3.Row) -> Watchlist:
+        return Watchlist(
+            r["id"], r["chat_id"], r["name"], r["query"], datetime.fromisoformat(r["created_at"])
+        )
+
+    def add_watchlist(self, chat_id: int, name: str, query: str, now: datetime) -> Watchlist:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO watchlists(chat_id, name, query, created_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(chat_id, name COLLATE NOCASE) DO UPDATE SET query=excluded.query",
+                (chat_id, name, query, _ts(now)),
+            )
+            row = db.execute(
+                "SELECT * FROM watchlists WHERE chat_id=? AND name=? COLLATE NOCASE",
+                (chat_id, name),
+            ).fetchone()
+        del cur
+        return self._watchlist(row)
+
+    def watchlists(self, chat_id: int) -> list[Watchlist]:
+        rows = self._query("SELECT * FROM watchlists WHERE chat_id=? ORDER BY id", (chat_id,))
+        return [self._watchlist(r) for r in rows]
+
+    def all_watchlists(self) -> list[Watchlist]:
+        rows = self._query(
+            "SELECT w.* FROM watchlists w JOIN chats c ON c.id=w.chat_id ORDER BY w.id"
+        )
+        return [self._watchlist(r) for r in rows]
+
+    def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM watchlists WHERE chat_id=? AND id=?", (chat_id, watchlist_id)
+            )
+        return cur.rowcount > 0
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    def queue_messages(
+        self,
+        chat_id: int,
+        watchlist_id: int | None,
+        texts: Sequence[str],
+        hits: Sequence[tuple[int, int]],
+        now: datetime,
+        *,
+        preview: bool = False,
+        silent: bool = False,
+        buttons: str = "",
+    ) -> list[int]:
+        """Record the intent to send ``texts`` and tie ``hits`` (watchlist, article) to them."""
+        ids: list[int] = []
+        with self._tx() as db:
+            for i, text in enumerate(texts):
+                cur = db.execute(
+                    "INSERT INTO outbox(chat_id, watchlist_id, text, preview, silent, buttons, "
+                    "created_at) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        chat_id,
+                        watchlist_id,
+                        text,
+                        int(preview),
+                        int(silent),
+                        buttons if i == len(texts) - 1 else "",
+                        _ts(now),
+                    ),
+                )
+                assert cur.lastrowid is not None
+                ids.append(cur.lastrowid)
+            if ids:
+                db.executemany(
+                    "UPDATE hits SET outbox_id=? WHERE watchlist_id=? AND article_id=?",
+                    [(ids[0], w, a) for w, a in hits],
+                )
+        return ids
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        rows = self._query(
+            "SELECT o.* FROM outbox o JOIN chats c ON c.id=o.chat_id "
+            "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
+            "AND c.active=1 ORDER BY o.id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [
+            OutboxMessage(
+                id=r["id"],
+                chat_id=r["chat_id"],
+                text=r["text"],
+                state=OutboxState(r["state"]),
+                attempts=r["attempts"],
+                not_before=_dt(r["not_before"]),
+                silent=bool(r["silent"]),
+                preview=bool(r["preview"]),
+                watchlist_id=r["watchlist_id"],
+                buttons=r["buttons"],
+            )
+            for r in rows
+        ]
+
+    def mark_sending(self, outbox_id: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET state='sending', attempts=attempts+1 WHERE id=?", (outbox_id,)
+            )
+
+    def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET state='sent', sent_at=?, message_id=?, error=NULL WHERE id=?",
+                (_ts(now), message_id, outbox_id),
+            )
+
+    def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET state=?, error=? WHERE id=?", (state.value, error, outbox_id)
+            )
+
+    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET state='pending', not_before=?, error=? WHERE id=?",
+                (_ts(not_before), error, outbox_id),
+            )
+
+    def fail_pending_for_chat(self, chat_id: int, error: str) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE outbox SET state='failed', error=? WHERE chat_id=? AND state='pending'",
+                (error, chat_id),
+            )
+        return cur.rowcount
+
+    def recover_outbox(self) -> int:
+        """At start-up: a row left ``sending`` may have reached the chat; never send it again."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE outbox SET state='uncertain', "
+                "error='interrupted while sending; not re-sent to avoid a duplicate' "
+                "WHERE state='sending'"
+            )
+        if cur.rowcount:
+            logger.warning("outbox rows left mid-send count=%d state=uncertain", cur.rowcount)
+        return cur.rowcount
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        return {r[0]: r[1] for r in rows}
+
+
+def open_storage(path: Path | str) -> SqliteStorage:
+    return SqliteStorage(path)
