@@ -1,0 +1,608 @@
+"""When things are due: feed polling with backoff, digest schedules, quiet hours and mutes.
+
+Pure: every decision takes ``now`` (timezone-aware, returned as UTC) and reads no clock; nothing
+here does I/O. The parsers turn a user's words into data and raise ``CommandError`` with a
+plain-word message when the words make no sense.
+
+Local wall-clock times (``daily 08:00``, quiet hours) are resolved in the chat's time zone: a time
+the clock skips that day (spring forward) becomes the first valid time after it, and a time the
+clock shows twice (autumn back) means its first occurrence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, available_timezones
+
+from watchers.errors import CommandError
+from watchers.model import Feed
+
+__all__ = [
+    "DEFAULT_MAX_BACKOFF",
+    "DEFAULT_SCHEDULE",
+    "MAX_DURATION",
+    "DigestSchedule",
+    "FeedState",
+    "QuietDecision",
+    "QuietHours",
+    "ScheduleKind",
+    "backoff_delay",
+    "digest_is_due",
+    "due_feeds",
+    "feed_is_due",
+    "is_muted",
+    "next_digest_at",
+    "next_poll_at",
+    "parse_duration",
+    "parse_mute",
+    "parse_quiet",
+    "parse_schedule",
+    "parse_time_of_day",
+    "parse_timezone",
+    "quiet_decision",
+]
+
+MAX_DURATION = timedelta(days=365)
+"""The longest duration a user may give (a poll interval, a mute)."""
+
+DEFAULT_MAX_BACKOFF = timedelta(hours=24)
+"""A failing feed is retried at least this often (unless its own interval is longer)."""
+
+_JITTER = 0.1  # a failing feed's delay is shortened by up to this fraction, fixed per feed
+
+
+def _quote(text: str) -> str:
+    """``text`` in quotes for an error message, cut short if a user pasted a novel."""
+    text = " ".join(text.split())
+    return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"
+
+
+def _utc(moment: datetime, name: str = "now") -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+    return moment.astimezone(UTC)
+
+
+# --- durations ---------------------------------------------------------------------------------
+
+_DURATION_USAGE = "use e.g. 90s, 15m, 2h"
+_MUTE_USAGE = "use e.g. 30m, 2h, 1d, or off"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNIT_WORDS = {
+    **{w: "s" for w in ("s", "sec", "secs", "second", "seconds")},
+    **{w: "m" for w in ("m", "min", "mins", "minute", "minutes")},
+    **{w: "h" for w in ("h", "hr", "hrs", "hour", "hours")},
+    **{w: "d" for w in ("d", "day", "days")},
+    **{w: "w" for w in ("w", "week", "weeks")},
+}
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_DURATION = re.compile(r"(?:\s*(?:\d+(?:\.\d*)?|\.\d+)\s*[a-z]+)+\s*")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)")
+
+
+def _checked_duration(seconds: float, shown: str) -> timedelta:
+    if math.isnan(seconds) or seconds <= 0:
+        raise CommandError(f"a duration must be longer than zero, not {_quote(shown)}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise CommandError(f"{_quote(shown)} is too long; use at most {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
+
+
+def _parse_duration(text: str | float, usage: str) -> timedelta:
+    if isinstance(text, bool):
+        raise CommandError(f"{_quote(str(text))} is not a duration; {usage}")
+    if isinstance(text, int | float):
+        return _checked_duration(float(text), str(text))
+    words = text.strip().lower()
+    if not words:
+        raise CommandError(f"no duration given; {usage}")
+    if _NUMBER.fullmatch(words):
+        return _checked_duration(float(words), text)
+    if words.startswith("-"):
+        raise CommandError(f"a duration must be longer than zero, not {_quote(text)}")
+    if not _DURATION.fullmatch(words):
+        raise CommandError(f"{_quote(text)} is not a duration; {usage}")
+    seconds = 0.0
+    for number, unit in _DURATION_PART.findall(words):
+        if unit not in _UNIT_WORDS:
+            raise CommandError(f"{_quote(text)} is not a duration; {usage}")
+        seconds += float(number) * _UNIT_SECONDS[_UNIT_WORDS[unit]]
+    return _checked_duration(seconds, text)
+
+
+def parse_duration(text: str | float) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1h30m"``, or plain seconds (``30``, ``"30"``).
+
+    Units may be spelt out (``"2 hours"``); the duration must be longer than zero and at most
+    ``MAX_DURATION``.
+    """
+    return _parse_duration(text, _DURATION_USAGE)
+
+
+# --- feed polling ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the poll decision needs to know about one feed.
+
+    ``retry_after`` is the moment a server's Retry-After header points to; ``interval`` is the
+    feed's own poll interval, None for the default.
+    """
+
+    id: int
+    last_polled_at: datetime | None = None
+    error_count: int = 0
+    retry_after: datetime | None = None
+    interval: timedelta | None = None
+
+    @classmethod
+    def from_feed(cls, feed: Feed, *, retry_after: datetime | None = None) -> FeedState:
+        return cls(feed.id, feed.last_polled_at, feed.error_count, retry_after)
+
+
+def _jitter_fraction(feed_id: int | str | None) -> float:
+    """A number in [0, 1) fixed for ``feed_id`` (the same in every process), 0 without an id."""
+    if feed_id is None:
+        return 0.0
+    digest = hashlib.blake2b(str(feed_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def backoff_delay(
+    interval: timedelta,
+    error_count: int = 0,
+    *,
+    feed_id: int | str | None = None,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> timedelta:
+    """How long to wait after a poll: ``interval``, doubled for every consecutive error.
+
+    The doubled delay is capped at ``max_backoff`` (or ``interval`` if that is longer) and then
+    shortened by up to 10 %, by an amount fixed per ``feed_id``, so that feeds which failed
+    together do not all retry at the same moment. Never shorter than ``interval``; whole seconds.
+    """
+    if interval <= timedelta(0):
+        raise ValueError(f"interval must be positive, got {interval!r}")
+    if error_count <= 0:
+        return interval
+    ceiling = max(max_backoff, interval).total_seconds()
+    seconds = min(interval.total_seconds() * 2.0 ** min(error_count, 64), ceiling)
+    seconds *= 1 - _JITTER * _jitter_fraction(feed_id)
+    return max(timedelta(seconds=round(seconds)), interval)
+
+
+def next_poll_at(
+    last_polled_at: datetime | None,
+    interval: timedelta,
+    now: datetime,
+    *,
+    error_count: int = 0,
+    retry_after: datetime | None = None,
+    feed_id: int | str | None = None,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> datetime:
+    """When a feed should next be polled (UTC); ``now`` or earlier means at once.
+
+    A feed never polled is due now. A ``last_polled_at`` in the future (the clock went back)
+    counts as now. A server's Retry-After is honoured, but no further out than the backoff cap,
+    so a confused server cannot switch a feed off.
+    """
+    now = _utc(now)
+    ceiling = max(max_backoff, interval)
+    if last_polled_at is None:
+        base = now
+        due = now
+    else:
+        base = min(_utc(last_polled_at, "last_polled_at"), now)
+        delay = backoff_delay(interval, error_count, feed_id=feed_id, max_backoff=max_backoff)
+        due = base + delay
+    if retry_after is not None:
+        due = max(due, min(_utc(retry_after, "retry_after"), base + ceiling))
+    return due
+
+
+def feed_is_due(
+    last_polled_at: datetime | None,
+    interval: timedelta,
+    now: datetime,
+    *,
+    error_count: int = 0,
+    retry_after: datetime | None = None,
+    feed_id: int | str | None = None,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> bool:
+    """Whether a feed should be polled now; see ``next_poll_at``."""
+    due = next_poll_at(
+        last_polled_at,
+        interval,
+        now,
+        error_count=error_count,
+        retry_after=retry_after,
+        feed_id=feed_id,
+        max_backoff=max_backoff,
+    )
+    return due <= _utc(now)
+
+
+def due_feeds(
+    feeds: Iterable[FeedState],
+    now: datetime,
+    interval: timedelta,
+    *,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
+) -> list[int]:
+    """The ids of the feeds due now, longest overdue first (ties keep the given order).
+
+    ``interval`` is the default; a feed's own ``interval`` wins. The feed id seeds the jitter.
+    """
+    now = _utc(now)
+    due: list[tuple[datetime, int, int]] = []
+    for position, feed in enumerate(feeds):
+        at = next_poll_at(
+            feed.last_polled_at,
+            feed.interval or interval,
+            now,
+            error_count=feed.error_count,
+            retry_after=feed.retry_after,
+            feed_id=feed.id,
+            max_backoff=max_backoff,
+        )
+        if at <= now:
+            due.append((at, position, feed.id))
+    due.sort()
+    return [feed_id for _, _, feed_id in due]
+
+
+# --- wall-clock times in a zone ----------------------------------------------------------------
+
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_TIME_USAGE = "use HH:MM, e.g. 08:00"
+
+
+def parse_time_of_day(text: str) -> time:
+    """``"08:00"`` or ``"8:00"`` -> ``time(8, 0)``; 00:00 to 23:59."""
+    m = _TIME.fullmatch(text.strip())
+    if m is None:
+        raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+    hour, minute = int(m.group(1)), int(m.group(2))
+    if hour > 23 or minute > 59:
+        raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+    return time(hour, minute)
+
+
+def _clock(at: time) -> str:
+    return f"{at.hour:02d}:{at.minute:02d}"
+
+
+def _wall_time_at(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
+    """The UTC instants at which the clocks in ``tz`` show ``at`` on ``day``, in order.
+
+    Usually one; two when the clocks go back over it; when the clocks skip it (spring forward),
+    the end of the gap: the first valid time after it.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+        return (first,) if second == first else (first, second)
+    # In a gap, fold=0 reads the time with the offset before the jump (a moment after the jump)
+    # and fold=1 with the offset after it (a moment before the jump): search between them for
+    # the first second whose local time has passed ``naive``.
+    other = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    before = math.floor(min(first, other).timestamp())
+    after = math.ceil(max(first, other).timestamp())
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= naive:
+            after = middle
+        else:
+            before = middle
+    return (datetime.fromtimestamp(after, UTC),)
+
+
+def _next_wall_time(
+    at: time,
+    tz: ZoneInfo,
+    after: datetime,
+    *,
+    weekday: int | None = None,
+    inclusive: bool = False,
+    repeats: bool = False,
+) -> datetime:
+    """The first moment (UTC) later than ``after`` (or equal, if ``inclusive``) at which the
+    clocks in ``tz`` show ``at`` (on ``weekday``, 0 = Monday, if given).
+
+    When the clocks show ``at`` twice in a day, only the first counts unless ``repeats``.
+    """
+    start = after.astimezone(tz).date() - timedelta(days=1)
+    for offset in range(10):
+        day = start + timedelta(days=offset)
+        if weekday is not None and day.weekday() != weekday:
+            continue
+        moments = _wall_time_at(day, at, tz)
+        for moment in moments if repeats else moments[:1]:
+            if moment > after or (inclusive and moment == after):
+                return moment
+    raise AssertionError("no matching day within ten days")  # pragma: no cover
+
+
+# --- digest schedules --------------------------------------------------------------------------
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SCHEDULE_USAGE = "use one of: instant, hourly, daily 08:00, weekly mon 08:00"
+_DAY_USAGE = "use mon, tue, wed, thu, fri, sat or sun"
+
+
+class ScheduleKind(enum.Enum):
+    INSTANT = "instant"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """When a chat (or one watchlist) gets its digest.
+
+    ``at`` is a local wall-clock time (daily and weekly), ``weekday`` 0 = Monday (weekly only).
+    ``str()`` gives the canonical text that ``parse_schedule`` reads back.
+    """
+
+    kind: ScheduleKind = ScheduleKind.INSTANT
+    at: time | None = None
+    weekday: int | None = None
+
+    def __post_init__(self) -> None:
+        timed = self.kind in (ScheduleKind.DAILY, ScheduleKind.WEEKLY)
+        if timed != (self.at is not None):
+            raise ValueError(f"{self.kind.value} schedule {'needs' if timed else 'takes no'} time")
+        if (self.kind is ScheduleKind.WEEKLY) != (self.weekday is not None):
+            raise ValueError("a weekday goes with a weekly schedule, and only there")
+        if self.weekday is not None and not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0..6, got {self.weekday}")
+
+    def __str__(self) -> str:
+        if self.at is None:
+            return self.kind.value
+        clock = _clock(self.at)
+        if self.weekday is None:
+            return f"{self.kind.value} {clock}"
+        return f"{self.kind.value} {_DAYS[self.weekday][:3]} {clock}"
+
+
+DEFAULT_SCHEDULE = DigestSchedule(ScheduleKind.INSTANT)
+
+
+def _parse_weekday(word: str) -> int:
+    """``mon``, ``Monday``, ``tues``, ``THU`` ... -> 0..6."""
+    word = word.lower()
+    if len(word) >= 3:
+        for index, day in enumerate(_DAYS):
+            if day.startswith(word):
+                return index
+    raise CommandError(f"{_quote(word)} is not a day of the week; {_DAY_USAGE}")
+
+
+def parse_schedule(text: str) -> DigestSchedule:
+    """``instant``, ``hourly``, ``daily HH:MM`` or ``weekly DAY HH:MM`` (case does not matter)."""
+    words = text.lower().split()
+    if not words:
+        raise CommandError(f"no schedule given; {_SCHEDULE_USAGE}")
+    kind_word, rest = words[0], words[1:]
+    kind = next((k for k in ScheduleKind if k.value == kind_word), None)
+    if kind is None:
+        raise CommandError(f"{_quote(text)} is not a schedule; {_SCHEDULE_USAGE}")
+    if kind in (ScheduleKind.INSTANT, ScheduleKind.HOURLY):
+        if rest:
+            raise CommandError(f"{kind.value} takes no time or day; {_SCHEDULE_USAGE}")
+        return DigestSchedule(kind)
+    if kind is ScheduleKind.DAILY:
+        if len(rest) != 1:
+            raise CommandError("daily needs one time of day, e.g. daily 08:00")
+        return DigestSchedule(kind, parse_time_of_day(rest[0]))
+    if len(rest) != 2:
+        raise CommandError("weekly needs a day and a time of day, e.g. weekly mon 08:00")
+    day_word, clock = rest if not _TIME.fullmatch(rest[0]) else reversed(rest)
+    return DigestSchedule(kind, parse_time_of_day(clock), _parse_weekday(day_word))
+
+
+def _next_hour(after: datetime, tz: ZoneInfo, *, inclusive: bool) -> datetime:
+    """The next top of the hour on the local clock (which is not UTC's in a +05:30 zone)."""
+    offset = after.astimezone(tz).utcoffset() or timedelta(0)
+    top = (after + offset).replace(minute=0, second=0, microsecond=0) - offset
+    if inclusive and top == after:
+        return top
+    return top + timedelta(hours=1)
+
+
+def _next_slot(
+    schedule: DigestSchedule, tz: ZoneInfo, after: datetime, inclusive: bool
+) -> datetime:
+    if schedule.kind is ScheduleKind.HOURLY:
+        return _next_hour(after, tz, inclusive=inclusive)
+    assert schedule.at is not None
+    return _next_wall_time(schedule.at, tz, after, weekday=schedule.weekday, inclusive=inclusive)
+
+
+def next_digest_at(
+    schedule: DigestSchedule, tz: ZoneInfo, last_sent_at: datetime | None, now: datetime
+) -> datetime:
+    """When the next digest should go out (UTC); never earlier than ``now``.
+
+    instant: now. hourly: the top of the next (local) hour after ``last_sent_at``. daily and
+    weekly: the next time the chat's clock shows the scheduled time after ``last_sent_at``.
+    If that moment has already passed (the bot was down), the answer is ``now``: one digest at
+    once, not one per missed slot. Without ``last_sent_at`` the first slot from ``now`` on.
+
+    The caller records ``last_sent_at`` whenever a due digest is handled, even when it had
+    nothing to send, so that a quiet day does not make the next story "overdue".
+    """
+    now = _utc(now)
+    if schedule.kind is ScheduleKind.INSTANT:
+        return now
+    if last_sent_at is None:
+        slot = _next_slot(schedule, tz, now, inclusive=True)
+    else:
+        slot = _next_slot(schedule, tz, _utc(last_sent_at, "last_sent_at"), inclusive=False)
+    return max(slot, now)
+
+
+def digest_is_due(
+    schedule: DigestSchedule, tz: ZoneInfo, last_sent_at: datetime | None, now: datetime
+) -> bool:
+    """Whether the digest should go out now; see ``next_digest_at``."""
+    return next_digest_at(schedule, tz, last_sent_at, now) <= _utc(now)
+
+
+# --- time zones --------------------------------------------------------------------------------
+
+_ZONE_USAGE = "use a name like Europe/Berlin, America/New_York or UTC"
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    """Case-folded IANA name -> its proper spelling, for every zone this system knows."""
+    return {name.casefold(): name for name in available_timezones()}
+
+
+@lru_cache(maxsize=1)
+def _zone_cities() -> dict[str, str]:
+    """Case-folded last part of a zone name (``berlin``) -> the zone, where that is unique."""
+    cities: dict[str, list[str]] = {}
+    for name in _zone_names().values():
+        if "/" in name:
+            cities.setdefault(name.rsplit("/", 1)[1].casefold(), []).append(name)
+    return {city: names[0] for city, names in cities.items() if len(names) == 1}
+
+
+@lru_cache(maxsize=256)
+def _zone_suggestion(key: str) -> str | None:
+    names = _zone_names()
+    cities = _zone_cities()
+    if key in cities:
+        return cities[key]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+    if close:
+        return names[close[0]]
+    close = difflib.get_close_matches(key, cities, n=1, cutoff=0.8)
+    return cities[close[0]] if close else None
+
+
+def parse_timezone(text: str) -> ZoneInfo:
+    """An IANA time zone name in any case (``europe/berlin``, ``America/New York``), or ``UTC``.
+
+    A typo or a bare city gets a suggestion in the error message.
+    """
+    key = "_".join(text.split()).casefold()
+    if not key:
+        raise CommandError(f"no time zone given; {_ZONE_USAGE}")
+    name = _zone_names().get(key)
+    if name is not None:
+        return ZoneInfo(name)
+    suggestion = _zone_suggestion(key)
+    if suggestion is not None:
+        raise CommandError(f"{_quote(text)} is not a time zone; did you mean {suggestion}?")
+    raise CommandError(f"{_quote(text)} is not a time zone; {_ZONE_USAGE}")
+
+
+# --- quiet hours -------------------------------------------------------------------------------
+
+_QUIET = re.compile(r"(\S+?)\s*(?:-|–|—|\bto\b)\s*(\S+?)(?:\s+(silent))?")
+_QUIET_USAGE = "use e.g. 22:00-07:00, 22:00-07:00 silent, or off"
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Local wall-clock hours in which instant alerts wait (or, if ``silent``, arrive without a
+    sound). ``start`` after ``end`` wraps midnight."""
+
+    start: time
+    end: time
+    silent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.start == self.end:
+            raise ValueError("quiet hours must start and end at different times")
+
+    def contains(self, clock: time) -> bool:
+        """Whether the local time ``clock`` is inside (start inclusive, end exclusive)."""
+        if self.start < self.end:
+            return self.start <= clock < self.end
+        return clock >= self.start or clock < self.end
+
+    def __str__(self) -> str:
+        text = f"{_clock(self.start)}-{_clock(self.end)}"
+        return f"{text} silent" if self.silent else text
+
+
+class QuietDecision(NamedTuple):
+    """``hold``: keep the alert until ``release_at`` (UTC); ``silent``: send without sound."""
+
+    hold: bool
+    release_at: datetime | None
+    silent: bool
+
+
+_SEND_NOW = QuietDecision(hold=False, release_at=None, silent=False)
+
+
+def parse_quiet(text: str) -> QuietHours | None:
+    """``22:00-07:00`` (may wrap midnight), ``22:00-07:00 silent``, or ``off`` (None)."""
+    words = text.strip().lower()
+    if not words:
+        raise CommandError(f"no quiet hours given; {_QUIET_USAGE}")
+    if words == "off":
+        return None
+    m = _QUIET.fullmatch(words)
+    if m is None:
+        raise CommandError(f"{_quote(text)} is not a range of hours; {_QUIET_USAGE}")
+    start, end = parse_time_of_day(m.group(1)), parse_time_of_day(m.group(2))
+    if start == end:
+        raise CommandError(f"quiet hours must start and end at different times; {_QUIET_USAGE}")
+    return QuietHours(start, end, silent=m.group(3) is not None)
+
+
+def quiet_decision(quiet: QuietHours | None, tz: ZoneInfo, now: datetime) -> QuietDecision:
+    """What to do with an instant alert at ``now``: send it, hold it, or send it silently.
+
+    A held alert is released when the chat's clock next shows the end of the quiet hours (the
+    second time, if the clocks went back into them).
+    """
+    now = _utc(now)
+    if quiet is None:
+        return _SEND_NOW
+    clock = now.astimezone(tz).time().replace(tzinfo=None)
+    if not quiet.contains(clock):
+        return _SEND_NOW
+    if quiet.silent:
+        return QuietDecision(hold=False, release_at=None, silent=True)
+    release_at = _next_wall_time(quiet.end, tz, now, repeats=True)
+    return QuietDecision(hold=True, release_at=release_at, silent=False)
+
+
+# --- mutes -------------------------------------------------------------------------------------
+
+
+def parse_mute(text: str) -> timedelta:
+    """How long to mute: ``30m``, ``2h``, ``1d``; ``off`` gives ``timedelta(0)`` (unmute now).
+
+    The caller stores ``now + parse_mute(text)`` as ``muted_until``; with ``off`` that is ``now``,
+    which ``is_muted`` reads as not muted.
+    """
+    if text.strip().lower() == "off":
+        return timedelta(0)
+    return _parse_duration(text, _MUTE_USAGE)
+
+
+def is_muted(muted_until: datetime | None, now: datetime) -> bool:
+    return muted_until is not None and _utc(now) < _utc(muted_until, "muted_until")
