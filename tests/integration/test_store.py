@@ -1,0 +1,200 @@
+"""Storage tests, written against the ``Storage`` protocol so other back-ends can reuse them."""
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from watchers.errors import StorageError
+from watchers.model import Article, Chat, HitDetail, OutboxState, Quote
+from watchers.store import SCHEMA_VERSION, SqliteStorage, Storage
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    s = SqliteStorage(tmp_path / "nw.db")
+    yield s
+    s.close()
+
+
+def _articles(*keys: str) -> list[Article]:
+    return [Article(key=k, title=f"Story {k}", link=f"https://n.example/{k}") for k in keys]
+
+
+def test_new_database_has_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    s = SqliteStorage(tmp_path / "nw.db")
+    s.close()
+    db = sqlite3.connect(tmp_path / "nw.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "nw.db")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StorageError, match="newer newswatch"):
+        SqliteStorage(tmp_path / "nw.db")
+
+
+def test_articles_are_new_once_per_feed(store: Storage) -> None:
+    feed = store.add_feed("https://n.example/rss", NOW)
+    first = store.insert_articles(feed.id, _articles("a", "b"), NOW)
+    assert [a.key for _, a in first] == ["a", "b"]
+    again = store.insert_articles(feed.id, _articles("a", "b", "c"), NOW)
+    assert [a.key for _, a in again] == ["c"]
+    other = store.add_feed("https://other.example/rss", NOW)
+    assert len(store.insert_articles(other.id, _articles("a"), NOW)) == 1
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    s = SqliteStorage(tmp_path / "nw.db")
+    s.upsert_chat(Chat(7, "private", "Ann"), NOW)
+    feed = s.add_feed("https://n.example/rss", NOW)
+    s.follow(7, feed.id, NOW)
+    s.insert_articles(feed.id, _articles("a"), NOW)
+    s.add_watchlist(7, "Embassies", "Russia AND embassy", NOW)
+    s.close()
+    s = SqliteStorage(tmp_path / "nw.db")
+    assert [f.url for f in s.followed_feeds(7)] == ["https://n.example/rss"]
+    assert s.insert_articles(feed.id, _articles("a"), NOW) == []
+    assert [w.query for w in s.watchlists(7)] == ["Russia AND embassy"]
+    s.close()
+
+
+def test_feed_becomes_history_when_first_followed(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    assert store.needs_baseline(feed.id)
+    store.follow(1, feed.id, NOW)
+    store.record_poll(feed.id, NOW, etag='"v1"')
+    assert not store.needs_baseline(feed.id)
+    # A second chat following an already polled feed does not reset it.
+    store.upsert_chat(Chat(2, "private"), NOW)
+    store.follow(2, feed.id, NOW)
+    assert not store.needs_baseline(feed.id)
+    # Nobody follows it any more; when someone does again, its backlog is history again.
+    store.unfollow(1, feed.id)
+    store.unfollow(2, feed.id)
+    store.follow(1, feed.id, NOW)
+    assert store.needs_baseline(feed.id)
+
+
+def test_poll_errors_are_counted_and_cleared(store: Storage) -> None:
+    feed = store.add_feed("https://n.example/rss", NOW)
+    store.record_poll(feed.id, NOW, error="the server answered 500")
+    store.record_poll(feed.id, NOW, error="the server answered 500")
+    f = store.get_feed(feed.id)
+    assert f is not None and f.error_count == 2 and f.last_error == "the server answered 500"
+    store.record_poll(feed.id, NOW, etag='"x"', last_modified="Tue, 24 Nov 2026 09:00:00 GMT")
+    f = store.get_feed(feed.id)
+    assert f is not None and f.error_count == 0 and f.last_error is None
+    assert f.etag == '"x"' and f.last_modified == "Tue, 24 Nov 2026 09:00:00 GMT"
+
+
+def test_only_active_chats_feeds_are_polled(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    store.follow(1, feed.id, NOW)
+    assert [f.id for f in store.feeds_to_poll()] == [feed.id]
+    store.set_chat_active(1, False)
+    assert store.feeds_to_poll() == []
+    assert store.followers(feed.id) == []
+
+
+def _setup_hit(store: Storage) -> tuple[int, int]:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    store.follow(1, feed.id, NOW)
+    w = store.add_watchlist(1, "Embassies", "Russia AND embassy", NOW)
+    [(article_id, _)] = store.insert_articles(feed.id, _articles("a"), NOW)
+    detail = HitDetail(
+        terms=("Russia", "embassy"),
+        quotes=(Quote("We agreed", "Zakharova", 3, 12),),
+        snippet="…Russia and embassy…",
+        snippet_spans=((1, 7),),
+    )
+    assert store.add_hits([(w.id, article_id, detail)], NOW) == 1
+    assert store.add_hits([(w.id, article_id, detail)], NOW) == 0  # a hit is stored once
+    return w.id, article_id
+
+
+def test_hits_round_trip_and_leave_pending_when_queued(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    [hit] = store.pending_hits(1)
+    assert hit.detail.terms == ("Russia", "embassy")
+    assert hit.detail.quotes[0].speaker == "Zakharova"
+    assert hit.detail.snippet_spans == ((1, 7),)
+    assert store.chats_with_pending_hits() == [1]
+    ids = store.queue_messages(1, w, ["<b>digest</b>"], [(w, a)], NOW)
+    assert len(ids) == 1
+    assert store.pending_hits(1) == []
+    assert [m.text for m in store.due_outbox(NOW)] == ["<b>digest</b>"]
+
+
+def test_outbox_lifecycle(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    [row] = store.queue_messages(1, w, ["one"], [(w, a)], NOW)
+    store.mark_sending(row)
+    assert store.due_outbox(NOW) == []  # in flight: not handed out twice
+    store.mark_sent(row, NOW, 42)
+    assert store.outbox_counts() == {"sent": 1}
+
+
+def test_retry_later_respects_not_before(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    [row] = store.queue_messages(1, w, ["one"], [(w, a)], NOW)
+    store.mark_sending(row)
+    store.retry_later(row, NOW + timedelta(seconds=30), "429")
+    assert store.due_outbox(NOW) == []
+    [again] = store.due_outbox(NOW + timedelta(seconds=31))
+    assert again.attempts == 1
+
+
+def test_interrupted_send_becomes_uncertain_not_resent(tmp_path: Path) -> None:
+    s = SqliteStorage(tmp_path / "nw.db")
+    w, a = _setup_hit(s)
+    [row] = s.queue_messages(1, w, ["one"], [(w, a)], NOW)
+    s.mark_sending(row)
+    s.close()  # the process dies here, mid-send
+    s = SqliteStorage(tmp_path / "nw.db")
+    assert s.recover_outbox() == 1
+    assert s.due_outbox(NOW) == []
+    assert s.outbox_counts() == {OutboxState.UNCERTAIN.value: 1}
+    assert s.pending_hits(1) == []  # and the hit is not composed again either
+    s.close()
+
+
+def test_watchlist_names_are_unique_per_chat_case_insensitively(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    store.upsert_chat(Chat(2, "private"), NOW)
+    a = store.add_watchlist(1, "Gas", "gas", NOW)
+    b = store.add_watchlist(1, "gas", "gas OR LNG", NOW)
+    c = store.add_watchlist(2, "Gas", "gas", NOW)
+    assert a.id == b.id and b.query == "gas OR LNG"
+    assert c.id != a.id
+    assert store.remove_watchlist(2, a.id) is False  # another chat's watchlist
+    assert store.remove_watchlist(1, a.id) is True
+    assert store.watchlists(1) == []
+
+
+def test_chat_migration_moves_everything(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    store.queue_messages(1, w, ["one"], [(w, a)], NOW)
+    store.migrate_chat(1, -100123)
+    assert store.get_chat(1) is None
+    assert [x.id for x in store.watchlists(-100123)] == [w]
+    assert [m.chat_id for m in store.due_outbox(NOW)] == [-100123]
+    assert len(store.followed_feeds(-100123)) == 1
+
+
+def test_blocked_chat_pending_messages_fail(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    store.queue_messages(1, w, ["one", "two"], [(w, a)], NOW)
+    assert store.fail_pending_for_chat(1, "blocked") == 2
+    assert store.due_outbox(NOW) == []
