@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchers.errors import ConfigError
+from watchers import schedule
+from watchers.errors import CommandError, ConfigError
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +87,12 @@ class Config:
 
 def parse_duration(value: object, key: str) -> float:
     """Seconds from a number or a text such as ``"90s"``, ``"15m"``, ``"2h"``."""
-    if isinstance(value, bool):
+    if not isinstance(value, str | int | float):
         raise ConfigError(key, "expected a duration such as 90s, 15m or 2h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ConfigError(key, f"{value!r} is not a duration; use e.g. 90s, 15m or 2h")
-    if seconds <= 0:
-        raise ConfigError(key, "must be more than zero")
-    return seconds
+    try:
+        return schedule.parse_duration(value).total_seconds()
+    except CommandError as e:
+        raise ConfigError(key, e.message) from e
 
 
 class _Section:
