@@ -129,6 +129,10 @@ class Watchlist:
     name: str
     query: str
     created_at: datetime
+    schedule: str | None = None  # None: the chat's schedule
+    muted_until: datetime | None = None
+    paused: bool = False
+    last_digest_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,8 @@ class Chat:
     title: str = ""
     active: bool = True
     timezone: str = "UTC"
+    schedule: str = "instant"  # instant | hourly | daily HH:MM | weekly DAY HH:MM
+    quiet: str = ""  # e.g. "22:00-07:00" or "22:00-07:00 silent"; empty: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +193,7 @@ class PendingHit:
     article: Article
     detail: HitDetail
     created_at: datetime
+    story: str = ""  # the story fingerprint, to group one story from several feeds
 
 
 class OutboxState(StrEnum):

@@ -111,6 +111,21 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_pending ON outbox(state, id);
     """,
+    # 2: digest schedules, quiet hours, mutes; full text; stories across feeds
+    """
+    ALTER TABLE chats ADD COLUMN schedule TEXT NOT NULL DEFAULT 'instant';
+    ALTER TABLE chats ADD COLUMN quiet TEXT NOT NULL DEFAULT '';
+    ALTER TABLE watchlists ADD COLUMN schedule TEXT;
+    ALTER TABLE watchlists ADD COLUMN muted_until TEXT;
+    ALTER TABLE watchlists ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE watchlists ADD COLUMN last_digest_at TEXT;
+    ALTER TABLE articles ADD COLUMN full_text TEXT;
+    ALTER TABLE articles ADD COLUMN full_text_state TEXT;
+    ALTER TABLE hits ADD COLUMN chat_id INTEGER;
+    ALTER TABLE hits ADD COLUMN story TEXT;
+    UPDATE hits SET chat_id = (SELECT chat_id FROM watchlists w WHERE w.id = hits.watchlist_id);
+    CREATE INDEX hits_chat_time ON hits(chat_id, created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -197,7 +212,10 @@ class Storage(Protocol):
         self, feed_id: int, articles: Sequence[Article], now: datetime
     ) -> list[tuple[int, Article]]: ...
     def get_article(self, article_id: int) -> Article | None: ...
-    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail]], now: datetime) -> int: ...
+    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int: ...
+    def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]: ...
+    def set_full_text(self, article_id: int, text: str | None, state: str) -> None: ...
+    def full_text(self, article_id: int) -> tuple[str | None, str | None]: ...
     def pending_hits(self, chat_id: int) -> list[PendingHit]: ...
     def chats_with_pending_hits(self) -> list[int]: ...
 
@@ -206,6 +224,19 @@ class Storage(Protocol):
     def watchlists(self, chat_id: int) -> list[Watchlist]: ...
     def all_watchlists(self) -> list[Watchlist]: ...
     def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool: ...
+    def get_watchlist(self, watchlist_id: int) -> Watchlist | None: ...
+    def set_watchlist_schedule(self, watchlist_id: int, schedule: str | None) -> None: ...
+    def set_watchlist_mute(self, watchlist_id: int, until: datetime | None) -> None: ...
+    def set_watchlist_paused(self, watchlist_id: int, paused: bool) -> None: ...
+    def mark_digest_queued(self, watchlist_id: int, now: datetime) -> None: ...
+    def set_chat_settings(
+        self,
+        chat_id: int,
+        *,
+        timezone: str | None = None,
+        schedule: str | None = None,
+        quiet: str | None = None,
+    ) -> None: ...
 
     # outbox
     def queue_messages(
@@ -312,7 +343,15 @@ class SqliteStorage:
         if not rows:
             return None
         r = rows[0]
-        return Chat(r["id"], r["kind"], r["title"], bool(r["active"]), r["timezone"])
+        return Chat(
+            r["id"],
+            r["kind"],
+            r["title"],
+            bool(r["active"]),
+            r["timezone"],
+            r["schedule"],
+            r["quiet"],
+        )
 
     def set_chat_active(self, chat_id: int, active: bool) -> None:
         with self._tx() as db:
@@ -491,21 +530,54 @@ class SqliteStorage:
         rows = self._query("SELECT * FROM articles WHERE id=?", (article_id,))
         return self._article(rows[0]) if rows else None
 
-    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail]], now: datetime) -> int:
+    def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int:
+        """Store hits (watchlist, article, detail, story fingerprint); each pair once."""
         count = 0
         with self._tx() as db:
-            for watchlist_id, article_id, detail in hits:
+            for watchlist_id, article_id, detail, story in hits:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO hits(watchlist_id, article_id, detail, created_at) "
-                    "VALUES (?,?,?,?)",
-                    (watchlist_id, article_id, detail_to_json(detail), _ts(now)),
+                    "INSERT OR IGNORE INTO hits(watchlist_id, article_id, detail, created_at, "
+                    "chat_id, story) "
+                    "VALUES (?,?,?,?,(SELECT chat_id FROM watchlists WHERE id=?),?)",
+                    (
+                        watchlist_id,
+                        article_id,
+                        detail_to_json(detail),
+                        _ts(now),
+                        watchlist_id,
+                        story,
+                    ),
                 )
                 count += cur.rowcount
         return count
 
+    def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]:
+        """The chat's hits since ``since``: (article id, story fingerprint, already queued)."""
+        rows = self._query(
+            "SELECT article_id, story, outbox_id IS NOT NULL FROM hits "
+            "WHERE chat_id=? AND created_at>=? AND story IS NOT NULL AND story<>'' "
+            "ORDER BY created_at",
+            (chat_id, _ts(since)),
+        )
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    def set_full_text(self, article_id: int, text: str | None, state: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET full_text=?, full_text_state=? WHERE id=?",
+                (text, state, article_id),
+            )
+
+    def full_text(self, article_id: int) -> tuple[str | None, str | None]:
+        rows = self._query(
+            "SELECT full_text, full_text_state FROM articles WHERE id=?", (article_id,)
+        )
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
     def pending_hits(self, chat_id: int) -> list[PendingHit]:
         rows = self._query(
-            "SELECT hits.watchlist_id, hits.article_id, hits.detail, hits.created_at, articles.* "
+            "SELECT hits.watchlist_id, hits.article_id, hits.detail, hits.created_at, hits.story, "
+            "articles.* "
             "FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
             "JOIN articles ON articles.id=hits.article_id "
             "WHERE w.chat_id=? AND hits.outbox_id IS NULL "
@@ -519,6 +591,7 @@ class SqliteStorage:
                 article=self._article(r),
                 detail=detail_from_json(r["detail"]),
                 created_at=datetime.fromisoformat(r["created_at"]),
+                story=r["story"] or "",
             )
             for r in rows
         ]
@@ -536,7 +609,15 @@ class SqliteStorage:
     @staticmethod
     def _watchlist(r: sqlite3.Row) -> Watchlist:
         return Watchlist(
-            r["id"], r["chat_id"], r["name"], r["query"], datetime.fromisoformat(r["created_at"])
+            id=r["id"],
+            chat_id=r["chat_id"],
+            name=r["name"],
+            query=r["query"],
+            created_at=datetime.fromisoformat(r["created_at"]),
+            schedule=r["schedule"],
+            muted_until=_dt(r["muted_until"]),
+            paused=bool(r["paused"]),
+            last_digest_at=_dt(r["last_digest_at"]),
         )
 
     def add_watchlist(self, chat_id: int, name: str, query: str, now: datetime) -> Watchlist:
@@ -569,6 +650,40 @@ class SqliteStorage:
                 "DELETE FROM watchlists WHERE chat_id=? AND id=?", (chat_id, watchlist_id)
             )
         return cur.rowcount > 0
+
+    def get_watchlist(self, watchlist_id: int) -> Watchlist | None:
+        rows = self._query("SELECT * FROM watchlists WHERE id=?", (watchlist_id,))
+        return self._watchlist(rows[0]) if rows else None
+
+    def _set_watchlist(self, watchlist_id: int, column: str, value: object) -> None:
+        with self._tx() as db:
+            db.execute(f"UPDATE watchlists SET {column}=? WHERE id=?", (value, watchlist_id))
+
+    def set_watchlist_schedule(self, watchlist_id: int, schedule: str | None) -> None:
+        self._set_watchlist(watchlist_id, "schedule", schedule)
+
+    def set_watchlist_mute(self, watchlist_id: int, until: datetime | None) -> None:
+        self._set_watchlist(watchlist_id, "muted_until", _ts(until))
+
+    def set_watchlist_paused(self, watchlist_id: int, paused: bool) -> None:
+        self._set_watchlist(watchlist_id, "paused", int(paused))
+
+    def mark_digest_queued(self, watchlist_id: int, now: datetime) -> None:
+        self._set_watchlist(watchlist_id, "last_digest_at", _ts(now))
+
+    def set_chat_settings(
+        self,
+        chat_id: int,
+        *,
+        timezone: str | None = None,
+        schedule: str | None = None,
+        quiet: str | None = None,
+    ) -> None:
+        changes = {"timezone": timezone, "schedule": schedule, "quiet": quiet}
+        with self._tx() as db:
+            for column, value in changes.items():
+                if value is not None:
+                    db.execute(f"UPDATE chats SET {column}=? WHERE id=?", (value, chat_id))
 
     # -- outbox -------------------------------------------------------------------------------
 

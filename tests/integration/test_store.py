@@ -119,8 +119,8 @@ def _setup_hit(store: Storage) -> tuple[int, int]:
         snippet="…Russia and embassy…",
         snippet_spans=((1, 7),),
     )
-    assert store.add_hits([(w.id, article_id, detail)], NOW) == 1
-    assert store.add_hits([(w.id, article_id, detail)], NOW) == 0  # a hit is stored once
+    assert store.add_hits([(w.id, article_id, detail, "")], NOW) == 1
+    assert store.add_hits([(w.id, article_id, detail, "")], NOW) == 0  # a hit is stored once
     return w.id, article_id
 
 
@@ -198,3 +198,61 @@ def test_blocked_chat_pending_messages_fail(store: Storage) -> None:
     store.queue_messages(1, w, ["one", "two"], [(w, a)], NOW)
     assert store.fail_pending_for_chat(1, "blocked") == 2
     assert store.due_outbox(NOW) == []
+
+
+def test_version_1_database_is_migrated_keeping_its_data(tmp_path: Path) -> None:
+    from watchers import store as store_module
+
+    db = sqlite3.connect(tmp_path / "nw.db")
+    db.executescript(store_module._MIGRATIONS[0])
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO chats(id, kind, created_at) VALUES (5, 'private', '2026-01-01')")
+    db.execute(
+        "INSERT INTO watchlists(chat_id, name, query, created_at) "
+        "VALUES (5, 'Gas', 'gas', '2026-01-01T00:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    s = SqliteStorage(tmp_path / "nw.db")
+    assert s.schema_version() == SCHEMA_VERSION
+    chat = s.get_chat(5)
+    assert chat is not None and chat.schedule == "instant" and chat.quiet == ""
+    [w] = s.watchlists(5)
+    assert w.name == "Gas" and w.schedule is None and not w.paused
+    s.close()
+
+
+def test_watchlist_and_chat_settings(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    w = store.add_watchlist(1, "Gas", "gas", NOW)
+    store.set_watchlist_schedule(w.id, "daily 08:00")
+    store.set_watchlist_mute(w.id, NOW + timedelta(hours=2))
+    store.set_watchlist_paused(w.id, True)
+    store.mark_digest_queued(w.id, NOW)
+    got = store.get_watchlist(w.id)
+    assert got is not None
+    assert got.schedule == "daily 08:00" and got.paused
+    assert got.muted_until == NOW + timedelta(hours=2) and got.last_digest_at == NOW
+    store.set_watchlist_mute(w.id, None)
+    store.set_chat_settings(1, timezone="Europe/Berlin", quiet="22:00-07:00")
+    chat = store.get_chat(1)
+    assert chat is not None and chat.timezone == "Europe/Berlin" and chat.quiet == "22:00-07:00"
+    assert chat.schedule == "instant"
+    got = store.get_watchlist(w.id)
+    assert got is not None and got.muted_until is None
+
+
+def test_recent_stories_and_full_text(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "private"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    w = store.add_watchlist(1, "Gas", "gas", NOW)
+    [(a1, _), (a2, _)] = store.insert_articles(feed.id, _articles("a", "b"), NOW)
+    store.add_hits(
+        [(w.id, a1, HitDetail(("gas",)), "fp-1"), (w.id, a2, HitDetail(("gas",)), "")], NOW
+    )
+    store.queue_messages(1, w.id, ["x"], [(w.id, a1)], NOW)
+    assert store.recent_stories(1, NOW - timedelta(days=1)) == [(a1, "fp-1", True)]
+    assert store.recent_stories(1, NOW + timedelta(seconds=1)) == []
+    assert store.full_text(a1) == (None, None)
+    store.set_full_text(a1, "The whole article.", "ok")
+    assert store.full_text(a1) == ("The whole article.", "ok")
