@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from watchers.model import Digest, DigestItem, PendingHit, Watchlist
+from watchers.errors import CommandError
+from watchers.model import Chat, Digest, DigestItem, PendingHit, Watchlist
+from watchers.schedule import (
+    DEFAULT_SCHEDULE,
+    DigestSchedule,
+    ScheduleKind,
+    digest_is_due,
+    is_muted,
+    parse_quiet,
+    parse_schedule,
+    parse_timezone,
+    quiet_decision,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +102,58 @@ def relative_time(then: datetime | None, now: datetime) -> str:
         return f"{int(seconds // 3600)} h ago"
     days = int(seconds // 86400)
     return "yesterday" if days == 1 else f"{days} days ago"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDecision:
+    """Whether a watchlist's pending hits go out now, and how."""
+
+    send: bool
+    silent: bool = False
+    reason: str = ""  # why not (or how): "paused", "muted", "scheduled", "quiet hours"
+
+
+def chat_timezone(chat: Chat) -> ZoneInfo:
+    try:
+        return parse_timezone(chat.timezone)
+    except CommandError:
+        return ZoneInfo("UTC")
+
+
+def effective_schedule(chat: Chat, watchlist: Watchlist) -> DigestSchedule:
+    """The watchlist's own schedule, else the chat's; a stored text that no longer parses falls
+    back to instant rather than holding alerts forever."""
+    try:
+        return parse_schedule(watchlist.schedule or chat.schedule)
+    except CommandError:
+        return DEFAULT_SCHEDULE
+
+
+def decide_delivery(
+    chat: Chat, watchlist: Watchlist, now: datetime, *, forced: bool = False
+) -> DeliveryDecision:
+    """Pure: should this watchlist's pending hits be sent at ``now``?
+
+    ``forced`` (``/digest now``) sends whatever the schedule, quiet hours or mute say.
+    """
+    if forced:
+        return DeliveryDecision(True, reason="asked for")
+    if watchlist.paused:
+        return DeliveryDecision(False, reason="paused")
+    if is_muted(watchlist.muted_until, now):
+        return DeliveryDecision(False, reason="muted")
+    tz = chat_timezone(chat)
+    schedule = effective_schedule(chat, watchlist)
+    if not digest_is_due(schedule, tz, watchlist.last_digest_at, now.astimezone(UTC)):
+        return DeliveryDecision(False, reason="scheduled")
+    if schedule.kind is ScheduleKind.INSTANT and chat.quiet:
+        try:
+            quiet = parse_quiet(chat.quiet)
+        except CommandError:
+            quiet = None
+        decision = quiet_decision(quiet, tz, now)
+        if decision.hold:
+            return DeliveryDecision(False, reason="quiet hours")
+        if decision.silent:
+            return DeliveryDecision(True, silent=True, reason="quiet hours")
+    return DeliveryDecision(True)

@@ -1,12 +1,14 @@
 from datetime import UTC, datetime, timedelta
 
-from watchers.digest import compose_digests, relative_time
-from watchers.model import Article, HitDetail, PendingHit, Quote, Watchlist
+from watchers.digest import compose_digests, decide_delivery, relative_time
+from watchers.model import Article, Chat, HitDetail, PendingHit, Quote, Watchlist
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-def _hit(w: int, a: int, terms: tuple[str, ...], minutes_ago: int, quote: bool = False) -> PendingHit:
+def _hit(
+    w: int, a: int, terms: tuple[str, ...], minutes_ago: int, quote: bool = False
+) -> PendingHit:
     quotes = (Quote("We agreed", "Zakharova", 0, 9),) if quote else ()
     return PendingHit(
         watchlist_id=w,
@@ -63,3 +65,54 @@ def test_relative_time() -> None:
     assert relative_time(NOW - timedelta(hours=3), NOW) == "3 h ago"
     assert relative_time(NOW - timedelta(days=1, hours=2), NOW) == "yesterday"
     assert relative_time(NOW - timedelta(days=4), NOW) == "4 days ago"
+
+
+# -- when a digest goes out ---------------------------------------------------------------------
+
+
+BERLIN = Chat(7, "private", timezone="Europe/Berlin")
+
+
+def _w(**kw: object) -> Watchlist:
+    return Watchlist(1, 7, "Embassies", "x", NOW, **kw)  # type: ignore[arg-type]
+
+
+def test_instant_by_default() -> None:
+    assert decide_delivery(Chat(7, "private"), _w(), NOW).send
+
+
+def test_paused_and_muted_hold_unless_forced() -> None:
+    assert decide_delivery(BERLIN, _w(paused=True), NOW).reason == "paused"
+    muted = _w(muted_until=NOW + timedelta(hours=2))
+    assert not decide_delivery(BERLIN, muted, NOW).send
+    assert decide_delivery(BERLIN, muted, NOW + timedelta(hours=3)).send
+    assert decide_delivery(BERLIN, muted, NOW, forced=True).send
+
+
+def test_daily_digest_in_the_chats_timezone() -> None:
+    # 08:00 in Berlin on 24 November is 07:00 UTC.
+    w = _w(schedule="daily 08:00", last_digest_at=datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    assert not decide_delivery(BERLIN, w, datetime(2026, 11, 24, 6, 59, tzinfo=UTC)).send
+    assert decide_delivery(BERLIN, w, datetime(2026, 11, 24, 7, 0, tzinfo=UTC)).send
+
+
+def test_chat_schedule_applies_when_the_watchlist_has_none() -> None:
+    chat = Chat(7, "private", schedule="hourly")
+    w = _w(last_digest_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    assert not decide_delivery(chat, w, datetime(2026, 11, 24, 9, 30, tzinfo=UTC)).send
+    assert decide_delivery(chat, w, datetime(2026, 11, 24, 10, 0, tzinfo=UTC)).send
+
+
+def test_quiet_hours_hold_instant_alerts_or_silence_them() -> None:
+    night = datetime(2026, 11, 24, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    held = Chat(7, "private", timezone="Europe/Berlin", quiet="22:00-07:00")
+    assert decide_delivery(held, _w(), night).reason == "quiet hours"
+    assert not decide_delivery(held, _w(), night).send
+    assert decide_delivery(held, _w(), datetime(2026, 11, 25, 6, 0, tzinfo=UTC)).send
+    silent = Chat(7, "private", timezone="Europe/Berlin", quiet="22:00-07:00 silent")
+    decision = decide_delivery(silent, _w(), night)
+    assert decision.send and decision.silent
+
+
+def test_a_broken_stored_schedule_falls_back_to_instant() -> None:
+    assert decide_delivery(Chat(7, "private", schedule="sometimes"), _w(), NOW).send
