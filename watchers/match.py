@@ -1,0 +1,636 @@
+"""Evaluate watchlist queries against analysed articles, and an index that makes it scale.
+
+Pure: no I/O (the country table is read once, on the first ``GPE:`` term).
+
+``evaluate(query, analysis)`` is the exact, brute-force evaluation of one query. ``Matcher`` holds
+many compiled queries and an inverted index over the terms any match must contain (the approach
+of Lucene's Monitor and Elasticsearch's percolator): each query is filed under a set of index
+terms such that every article it can match contains at least one of them -- for an AND, the set
+of its rarest positive operand; for an OR, the union of its branches' sets; NOT contributes
+nothing. An article's words, prefixes and source words select the candidate queries; only those
+are evaluated exactly.
+
+Entity terms (``PERSON:Putin``) need named entities in ``Analysis.entities``. When it is None
+(recognition not run), entity terms are simply false. Callers should ask
+``Matcher.needs_entities(analysis)`` first and run recognition only when it says so: it is true
+only when some candidate's result could depend on the entities.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from watchers.model import Analysis, Match, Token
+from watchers.query import (
+    And,
+    EntityTerm,
+    Field,
+    Leaf,
+    Near,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    Query,
+    Source,
+    Words,
+)
+from watchers.text import inflection_key
+from watchers.text import words_of_text as _words
+
+Span = tuple[int, int]  # token indices [start, end)
+
+# ---------------------------------------------------------------------------------------------
+# Persons the small model misses: a capitalised name in a person's position
+
+_REPORTING = frozenset(
+    inflection_key(w)
+    for w in _words(
+        """say tell add state warn write insist note ask reply explain argue claim announce
+    tweet post confirm deny acknowledge admit declare comment respond urge vow stress conclude
+    complain recall suggest testify"""
+    )
+)
+_TITLES = frozenset(
+    inflection_key(w)
+    for w in _words(
+        """president minister spokesman spokeswoman spokesperson chancellor secretary
+    senator sen rep representative congressman congresswoman governor mayor general gen
+    ambassador envoy mr mrs ms dr prof professor judge chief ceo chairman chairwoman chair
+    director commander king queen prince princess pope sheikh emir premier leader lawmaker
+    colonel col captain capt lieutenant lt sergeant admiral adviser advisor aide analyst
+    economist founder candidate deputy councillor mp activist coach lawyer attorney prosecutor
+    justice inspector commissioner diplomat official negotiator author"""
+    )
+)
+# Labels that say the words are not a person (an ORG may be a mislabelled person).
+_NOT_A_PERSON = frozenset(
+    {"GPE", "LOC", "NORP", "FAC", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL"}
+    | {"CARDINAL", "LANGUAGE", "LAW", "EVENT"}
+)
+_COUNTRY_LABELS = frozenset({"GPE", "LOC", "NORP"})
+_QUOTE_CHARS = frozenset("\"“”'’»«")
+_SOURCE_SPLIT = re.compile(r"[^\w']+")
+
+
+# ---------------------------------------------------------------------------------------------
+# An analysed article, prepared for evaluation
+
+
+@dataclass(slots=True, eq=False)
+class _Doc:
+    """Lookup tables over one analysis, built once and shared by every query evaluated."""
+
+    analysis: Analysis
+    tokens: tuple[Token, ...]
+    keys: list[str]
+    norms: list[str]
+    title_n: int  # tokens [0, title_n) are the title
+    _positions: dict[str, list[int]] | None = None
+    _entities: list[tuple[str, int, int]] | None = None  # (label, first token, end token)
+    _sources: list[tuple[str, ...]] | None = None
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> _Doc:
+        tokens = analysis.tokens
+        title_end = analysis.title_end
+        title_n = 0
+        for t in tokens:
+            if t.start >= title_end:
+                break
+            title_n += 1
+        return cls(analysis, tokens, [t.key for t in tokens], [t.norm for t in tokens], title_n)
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for i, key in enumerate(self.keys):
+                found = positions.get(key)
+                if found is None:
+                    positions[key] = [i]
+                else:
+                    found.append(i)
+            self._positions = positions
+        return self._positions
+
+    @property
+    def entities(self) -> list[tuple[str, int, int]] | None:
+        """Entities as token ranges (tokens overlapping the entity's characters)."""
+        if self._entities is None and self.analysis.entities is not None:
+            starts = [t.start for t in self.tokens]
+            ends = [t.end for t in self.tokens]
+            out = []
+            for e in self.analysis.entities:
+                first = bisect_right(ends, e.start)  # first token ending after the entity starts
+                end = bisect_left(starts, e.end)  # first token starting at/after its end
+                if first < end:
+                    out.append((e.label, first, end))
+            self._entities = out
+        return self._entities
+
+    @property
+    def sources(self) -> list[tuple[str, ...]]:
+        if self._sources is None:
+            self._sources = [
+                tuple(w for w in _SOURCE_SPLIT.split(s) if w) for s in self.analysis.sources
+            ]
+        return self._sources
+
+    def span(self, occ: Span) -> tuple[int, int]:
+        return self.tokens[occ[0]].start, self.tokens[occ[1] - 1].end
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaves: where does a term occur (token ranges)
+
+
+def _words_at(doc: _Doc, keys: tuple[str, ...], title_only: bool = False) -> list[Span]:
+    first = doc.positions.get(keys[0])
+    if not first:
+        return []
+    n = len(keys)
+    limit = doc.title_n if title_only else len(doc.keys)
+    if n == 1:
+        return [(p, p + 1) for p in first if p < limit]
+    out = []
+    all_keys = doc.keys
+    title_n = doc.title_n
+    for p in first:
+        end = p + n
+        if end > limit or p < title_n < end:  # past the end, or across the title's end
+            continue
+        if all(all_keys[p + j] == keys[j] for j in range(1, n)):
+            out.append((p, end))
+    return out
+
+
+def _prefix_at(doc: _Doc, prefix: str, title_only: bool = False) -> list[Span]:
+    norms = doc.norms[: doc.title_n] if title_only else doc.norms
+    return [(i, i + 1) for i, norm in enumerate(norms) if norm.startswith(prefix)]
+
+
+def _source_has(doc: _Doc, words: tuple[str, ...]) -> bool:
+    n = len(words)
+    for source in doc.sources:
+        for i in range(len(source) - n + 1):
+            if source[i : i + n] == words:
+                return True
+    return False
+
+
+def _entity_candidates(doc: _Doc, leaf: EntityTerm) -> list[Span]:
+    """Where the entity term's words (or the country's other names) occur, entity or not."""
+    occs = _prefix_at(doc, leaf.prefix) if leaf.prefix else _words_at(doc, leaf.keys)
+    for alias in leaf.aliases:
+        occs.extend(_words_at(doc, alias))
+    return occs
+
+
+def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
+    entities = doc.entities
+    if entities is None:
+        return []
+    occs = _entity_candidates(doc, leaf)
+    if not occs:
+        return []
+    label = leaf.label
+    country = bool(leaf.aliases)
+    out = []
+    for occ in occs:
+        i, j = occ
+        ok = False
+        for e_label, a, b in entities:
+            if not (a <= i and j <= b):
+                continue
+            if country:
+                ok = e_label in _COUNTRY_LABELS and _names_country(doc, leaf, a, b)
+            else:
+                ok = label in ("ENTITY", e_label)
+            if ok:
+                break
+        if not ok and label == "PERSON":
+            ok = _in_person_position(doc, i, j, entities)
+        if ok:
+            out.append(occ)
+    out.sort()
+    return out
+
+
+def _names_country(doc: _Doc, leaf: EntityTerm, a: int, b: int) -> bool:
+    """Whether the entity on tokens [a, b) is one of the country's names (not "Latin America")."""
+    words = tuple(doc.keys[a:b])
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    return words == leaf.keys or words in leaf.aliases
+
+
+def _capitalised(doc: _Doc, i: int) -> bool:
+    return doc.analysis.text[doc.tokens[i].start].isupper()
+
+
+def _gap(doc: _Doc, i: int) -> str:
+    """The characters between token i - 1 and token i."""
+    return doc.analysis.text[doc.tokens[i - 1].end : doc.tokens[i].start]
+
+
+def _in_person_position(doc: _Doc, i: int, j: int, entities: list[tuple[str, int, int]]) -> bool:
+    """A capitalised name where a person stands: after a title ("spokeswoman Maria Zakharova",
+    "President Putin"), or the subject of a reporting verb next to a quote ("..., Zakharova said";
+    "..., said Zakharova"; "Zakharova said"). Used when the model did not label it PERSON."""
+    if not all(_capitalised(doc, k) for k in range(i, j)):
+        return False
+    covering = [lab for lab, a, b in entities if a <= i and j <= b]
+    if any(lab in _NOT_A_PERSON for lab in covering):
+        return False
+    n = len(doc.tokens)
+    a, b = i, j  # the run of capitalised words around the name, within one line
+    while a > 0 and _capitalised(doc, a - 1) and _gap(doc, a).strip(" ") == "" and a > 0:
+        a -= 1
+    while b < n and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
+        b += 1
+    keys = doc.keys
+    if any(keys[k] in _TITLES for k in range(a, i)):
+        return True
+    if a > 0 and keys[a - 1] in _TITLES and _gap(doc, a).strip(" ") == "":
+        return True
+    quote_before = a > 0 and any(c in _QUOTE_CHARS for c in _gap(doc, a))
+    if b < n and keys[b] in _REPORTING and _gap(doc, b).strip(" ") == "":
+        quote_after = b + 1 < n and any(c in _QUOTE_CHARS or c == ":" for c in _gap(doc, b + 1))
+        if quote_before or quote_after or not covering:
+            return True
+    if a > 1 and keys[a - 1] in _REPORTING and _gap(doc, a).strip(" ") == "":
+        before_verb = _gap(doc, a - 1)
+        if any(c in _QUOTE_CHARS or c == "," for c in before_verb):
+            return True  # "...,” said Zakharova
+    return False
+
+
+def _leaf_at(doc: _Doc, leaf: Leaf) -> list[Span]:
+    if isinstance(leaf, Words):
+        return _words_at(doc, leaf.keys, leaf.field is Field.TITLE)
+    if isinstance(leaf, Prefix):
+        return _prefix_at(doc, leaf.prefix, leaf.field is Field.TITLE)
+    if isinstance(leaf, EntityTerm):
+        return _entity_at(doc, leaf)
+    return [(-1, -1)] if _source_has(doc, leaf.words) else []
+
+
+def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
+    """The occurrences of each side that have a partner on the other side within the distance."""
+    left = _leaf_at(doc, node.left)
+    if not left:
+        return [], []
+    right = _leaf_at(doc, node.right)
+    if not right:
+        return [], []
+    right.sort()
+    right_starts = [r[0] for r in right]
+    by_end = sorted(right, key=lambda r: r[1])
+    right_ends = [r[1] for r in by_end]
+    d = node.distance
+    used_left: list[Span] = []
+    used_right: set[Span] = set()
+    for i, j in left:
+        # right after left: starts in [j, j + d]
+        found = right[bisect_left(right_starts, j) : bisect_right(right_starts, j + d)]
+        if not node.ordered:
+            # right before left: ends in [i - d, i]
+            found = found + by_end[bisect_left(right_ends, i - d) : bisect_right(right_ends, i)]
+        if found:
+            used_left.append((i, j))
+            used_right.update(found)
+    return used_left, sorted(used_right)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+
+
+def _test(node: Node, doc: _Doc) -> bool:
+    """Whether ``node`` matches (short-circuit; reports nothing)."""
+    if isinstance(node, And):
+        return all(_test(c, doc) for c in node.children)
+    if isinstance(node, Or):
+        return any(_test(c, doc) for c in node.children)
+    if isinstance(node, Not):
+        return not _test(node.child, doc)
+    if isinstance(node, Near):
+        return bool(_near_at(doc, node)[0])
+    return bool(_leaf_at(doc, node))
+
+
+def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int]]) -> bool:
+    """Whether ``node`` matches; if so, add the matching terms and their character spans."""
+    if isinstance(node, And):
+        mark_t, mark_s = len(terms), len(spans)
+        for child in node.children:
+            if not _collect(child, doc, terms, spans):
+                del terms[mark_t:], spans[mark_s:]
+                return False
+        return True
+    if isinstance(node, Or):
+        matched = False
+        for child in node.children:
+            matched = _collect(child, doc, terms, spans) or matched
+        return matched
+    if isinstance(node, Not):
+        return not _test(node.child, doc)
+    if isinstance(node, Near):
+        left, right = _near_at(doc, node)
+        if not left:
+            return False
+        terms.extend((node.left.text, node.right.text))
+        spans.extend(doc.span(o) for o in left)
+        spans.extend(doc.span(o) for o in right)
+        return True
+    occs = _leaf_at(doc, node)
+    if not occs:
+        return False
+    terms.append(node.text)
+    if not isinstance(node, Source):
+        spans.extend(doc.span(o) for o in occs)
+    return True
+
+
+def _test_unknown(node: Node, doc: _Doc) -> bool | None:
+    """Evaluate without entities: None when the result depends on them (Kleene logic)."""
+    if isinstance(node, And | Or):
+        want = isinstance(node, Or)  # the value that decides: True for OR, False for AND
+        unknown = False
+        for child in node.children:
+            value = _test_unknown(child, doc)
+            if value is want:
+                return want
+            if value is None:
+                unknown = True
+        return None if unknown else not want
+    if isinstance(node, Not):
+        value = _test_unknown(node.child, doc)
+        return None if value is None else not value
+    if isinstance(node, Near):
+        sides = (node.left, node.right)
+        if not any(isinstance(s, EntityTerm) for s in sides):
+            return _test(node, doc)
+        if any(isinstance(s, EntityTerm) and not _entity_candidates(doc, s) for s in sides):
+            return False
+        if any(not isinstance(s, EntityTerm) and not _leaf_at(doc, s) for s in sides):
+            return False
+        return None
+    if isinstance(node, EntityTerm):
+        return None if _entity_candidates(doc, node) else False
+    return bool(_leaf_at(doc, node))
+
+
+def _evaluate_doc(
+    query: Query, doc: _Doc
+) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]] | None:
+    if not _test(query.root, doc):
+        return None
+    terms: list[str] = []
+    spans: list[tuple[int, int]] = []
+    _collect(query.root, doc, terms, spans)
+    return tuple(dict.fromkeys(terms)), tuple(sorted(set(spans)))
+
+
+def evaluate(
+    query: Query, analysis: Analysis
+) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]] | None:
+    """Match ``query`` against ``analysis`` exactly: the terms that matched (as written, in query
+    order) and their character spans in ``analysis.text``, or None. Terms under NOT are never
+    reported. Entity terms are false when ``analysis.entities`` is None."""
+    return _evaluate_doc(query, _Doc.of(analysis))
+
+
+# ---------------------------------------------------------------------------------------------
+# The index
+
+_K, _P, _S = "k", "p", "s"  # index namespaces: word key, prefix (of a norm), source word
+IndexTerm = tuple[str, str]
+
+_COMMON = frozenset(
+    inflection_key(w)
+    for w in _words(
+        """the a an and or of to in on for with at by from as is be have do it this that
+    not but he she they we you i his her their its our said say says year years new one two
+    people government president state states country minister official police week day time
+    news report world first last after over more most also will would could can may than
+    about into up out who what when which there been other some all any no just only like
+    back still since while against under between three four five million billion percent
+    told today yesterday monday tuesday wednesday thursday friday saturday sunday"""
+    )
+)
+_CACHE_SIZE = 256  # analyses whose candidates are remembered (needs_entities, then match)
+_MIN_DOCS = 50  # observed articles before document frequencies are trusted over the prior
+
+
+@dataclass(slots=True)
+class _Entry:
+    query: Query
+    index_terms: tuple[IndexTerm, ...]
+
+
+@dataclass(slots=True)
+class Matcher:
+    """Compiled watchlists and their index. Mutable; not thread-safe; no globals.
+
+    ``add``/``remove`` update the index in place. ``observe`` (also called by ``match``) keeps
+    document frequencies of indexed words, used to choose the rarest term of an AND for queries
+    added later.
+    """
+
+    _entries: dict[int, _Entry] = field(default_factory=dict)
+    _by_key: dict[str, set[int]] = field(default_factory=dict)
+    _by_prefix: dict[str, dict[str, set[int]]] = field(default_factory=dict)  # first 3 chars
+    _by_source: dict[str, set[int]] = field(default_factory=dict)
+    _df: dict[str, int] = field(default_factory=dict)
+    _docs: int = 0
+    _cache: dict[int, tuple[object, object, frozenset[int]]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, watchlist_id: object) -> bool:
+        return watchlist_id in self._entries
+
+    def add(self, watchlist_id: int, query: Query) -> None:
+        """Add (or replace) a watchlist's query."""
+        if watchlist_id in self._entries:
+            self.remove(watchlist_id)
+        terms = self._index_terms(query.root)
+        if terms is None:  # pragma: no cover - parse_query refuses such queries
+            raise ValueError("a query that can only exclude cannot be indexed")
+        index_terms = tuple(dict.fromkeys(t for t, _ in terms))
+        for kind, value in index_terms:
+            if kind == _K:
+                self._by_key.setdefault(value, set()).add(watchlist_id)
+            elif kind == _P:
+                bucket = self._by_prefix.setdefault(value[:3], {})
+                bucket.setdefault(value, set()).add(watchlist_id)
+            else:
+                self._by_source.setdefault(value, set()).add(watchlist_id)
+        self._entries[watchlist_id] = _Entry(query, index_terms)
+        self._cache.clear()
+
+    def remove(self, watchlist_id: int) -> None:
+        """Remove a watchlist; unknown ids are ignored."""
+        entry = self._entries.pop(watchlist_id, None)
+        if entry is None:
+            return
+        for kind, value in entry.index_terms:
+            if kind == _P:
+                bucket = self._by_prefix[value[:3]]
+                _discard(bucket, value, watchlist_id)
+                if not bucket:
+                    del self._by_prefix[value[:3]]
+            else:
+                _discard(self._by_key if kind == _K else self._by_source, value, watchlist_id)
+        self._cache.clear()
+
+    def query(self, watchlist_id: int) -> Query:
+        return self._entries[watchlist_id].query
+
+    # Selecting candidates ------------------------------------------------------------------
+
+    def candidates(self, analysis: Analysis) -> set[int]:
+        """The watchlists that may match ``analysis`` (a superset of those that do)."""
+        return set(self._candidates(analysis))
+
+    def _candidates(self, analysis: Analysis) -> frozenset[int]:
+        cached = self._cache.get(id(analysis.tokens))
+        if cached is not None and cached[0] is analysis.tokens and cached[1] is analysis.sources:
+            return cached[2]
+        found: set[int] = set()
+        by_key = self._by_key
+        keys = {t.key for t in analysis.tokens}
+        for key in keys:
+            ids = by_key.get(key)
+            if ids:
+                found.update(ids)
+        if self._by_prefix:
+            by_prefix = self._by_prefix
+            for norm in {t.norm for t in analysis.tokens}:
+                bucket = by_prefix.get(norm[:3])
+                if not bucket:
+                    continue
+                if len(bucket) <= len(norm):
+                    for prefix, ids in bucket.items():
+                        if norm.startswith(prefix):
+                            found.update(ids)
+                else:
+                    for end in range(3, len(norm) + 1):
+                        ids = bucket.get(norm[:end])
+                        if ids:
+                            found.update(ids)
+        if self._by_source:
+            for source in analysis.sources:
+                for word in _SOURCE_SPLIT.split(source):
+                    ids = self._by_source.get(word)
+                    if ids:
+                        found.update(ids)
+        result = frozenset(found)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[id(analysis.tokens)] = (analysis.tokens, analysis.sources, result)
+        return result
+
+    def needs_entities(self, analysis: Analysis) -> bool:
+        """Whether some candidate's result depends on named entities (so run NER first)."""
+        if analysis.entities is not None:
+            return False
+        entries = self._entries
+        candidates = [
+            entries[i].query for i in self._candidates(analysis) if entries[i].query.uses_entities
+        ]
+        if not candidates:
+            return False
+        doc = _Doc.of(analysis)
+        return any(_test_unknown(q.root, doc) is None for q in candidates)
+
+    def match(self, analysis: Analysis) -> list[Match]:
+        """Every watchlist that matches ``analysis``, sorted by id, with terms and spans."""
+        candidates = self._candidates(analysis)
+        self.observe(analysis)
+        if not candidates:
+            return []
+        doc = _Doc.of(analysis)
+        out = []
+        for watchlist_id in sorted(candidates):
+            found = _evaluate_doc(self._entries[watchlist_id].query, doc)
+            if found is not None:
+                out.append(Match(watchlist_id, found[0], found[1]))
+        return out
+
+    # Rarity --------------------------------------------------------------------------------
+
+    def observe(self, analysis: Analysis) -> None:
+        """Count the indexed words of one more article (document frequencies)."""
+        self._docs += 1
+        df = self._df
+        by_key = self._by_key
+        for key in {t.key for t in analysis.tokens}:
+            if key in by_key or key in df:
+                df[key] = df.get(key, 0) + 1
+
+    def _cost(self, key: str) -> float:
+        if self._docs >= _MIN_DOCS:
+            return (self._df.get(key, 0) + 0.5) / self._docs
+        if key in _COMMON:
+            return 1.0
+        return 0.2 / max(1, len(key) - 2)
+
+    def _index_terms(self, node: Node) -> list[tuple[IndexTerm, float]] | None:
+        """Index terms such that every match contains one, with their costs; None if none."""
+        if isinstance(node, Not):
+            return None
+        if isinstance(node, And):
+            best: list[tuple[IndexTerm, float]] | None = None
+            best_cost = 0.0
+            for child in node.children:
+                terms = self._index_terms(child)
+                if terms is None:
+                    continue
+                cost = sum(c for _, c in terms)
+                if best is None or cost < best_cost:
+                    best, best_cost = terms, cost
+            return best
+        if isinstance(node, Or):
+            out: list[tuple[IndexTerm, float]] = []
+            for child in node.children:
+                terms = self._index_terms(child)
+                if terms is None:
+                    return None
+                out.extend(terms)
+            return out
+        if isinstance(node, Near):
+            left = self._index_terms(node.left)
+            right = self._index_terms(node.right)
+            assert left is not None and right is not None
+            return left if sum(c for _, c in left) <= sum(c for _, c in right) else right
+        if isinstance(node, Words):
+            return [self._rarest(node.keys)]
+        if isinstance(node, Prefix):
+            return [self._prefix_term(node.prefix)]
+        if isinstance(node, EntityTerm):
+            if node.prefix:
+                return [self._prefix_term(node.prefix)]
+            return [self._rarest(words) for words in (node.keys, *node.aliases)]
+        return [((_S, max(node.words, key=len)), 0.3)]
+
+    def _rarest(self, keys: Iterable[str]) -> tuple[IndexTerm, float]:
+        cost, key = min((self._cost(k), k) for k in keys)
+        return (_K, key), cost
+
+    def _prefix_term(self, prefix: str) -> tuple[IndexTerm, float]:
+        return (_P, prefix), min(1.0, 2 * 0.2 / max(1, len(prefix) - 2))
+
+
+def _discard(index: dict[str, set[int]], value: str, watchlist_id: int) -> None:
+    ids = index.get(value)
+    if ids is not None:
+        ids.discard(watchlist_id)
+        if not ids:
+            del index[value]
