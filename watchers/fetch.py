@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import httpx
 
@@ -145,9 +146,10 @@ class Fetcher:
         )
         return result
 
-    async def read_local(self, path: str | Path) -> FetchResult:
-        """Read a feed file named in the configuration, off the event loop, with the size cap."""
-        return await asyncio.to_thread(read_local, path, max_bytes=self._settings.max_bytes)
+    def read_local(self, path: str | Path) -> FetchResult:
+        """Read a feed file named in the configuration, with the size cap. Blocking: call it
+        with ``asyncio.to_thread`` from the event loop."""
+        return read_local(path, max_bytes=self._settings.max_bytes)
 
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         headers: dict[str, str] = {}
@@ -281,11 +283,15 @@ class Fetcher:
 
 
 def read_local(path: str | Path, *, max_bytes: int = 5_000_000) -> FetchResult:
-    """Read a feed from a local file; only for feeds listed in the configuration file.
+    """Read a feed from a local file (a path or a ``file://`` URL); only for feeds listed in the
+    configuration file.
 
     ``fetch`` never reads files: a user must not be able to make the bot read one.
     """
-    file = Path(path).expanduser()
+    if isinstance(path, str) and path.startswith("file://"):
+        file = Path(url2pathname(urlsplit(path).path))
+    else:
+        file = Path(path).expanduser()
     try:
         with file.open("rb") as f:
             content = f.read(max_bytes + 1)

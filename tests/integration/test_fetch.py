@@ -6,6 +6,7 @@ an injected resolver or ``httpx.MockTransport`` where a public host is needed.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import time
@@ -422,10 +423,11 @@ async def test_fetch_never_reads_a_local_path(fetcher: Fetcher, tmp_path: Path) 
 async def test_read_local_reads_a_configured_file(fetcher: Fetcher, tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     path.write_text(FEED)
-    result = await fetcher.read_local(path)
-    assert result.status == 200
-    assert result.content == FEED.encode()
-    assert result.url == path.resolve().as_uri()
+    for name in (path, str(path), path.as_uri()):
+        result = await asyncio.to_thread(fetcher.read_local, name)
+        assert result.status == 200
+        assert result.content == FEED.encode()
+        assert result.url == path.resolve().as_uri()
 
 
 def test_read_local_errors(tmp_path: Path) -> None:
