@@ -292,6 +292,7 @@ def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
     by_end = sorted(right, key=lambda r: r[1])
     right_ends = [r[1] for r in by_end]
     d = node.distance
+    title_n = doc.title_n  # a pair never spans the title and the body
     used_left: list[Span] = []
     used_right: set[Span] = set()
     for i, j in left:
@@ -300,6 +301,9 @@ def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
         if not node.ordered:
             # right before left: ends in [i - d, i]
             found = found + by_end[bisect_left(right_ends, i - d) : bisect_right(right_ends, i)]
+        if found:
+            in_title = i < title_n
+            found = [r for r in found if (r[0] < title_n) == in_title]
         if found:
             used_left.append((i, j))
             used_right.update(found)
