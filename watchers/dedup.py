@@ -1,0 +1,423 @@
+"""One story, one entry: recognise the same news story published by several feeds.
+
+A story's fingerprint holds its canonical link and the content words of its headline and lead
+(inflection keys, hashed). Two stories are the same when their canonical links are equal, or when
+their words are near-duplicates:
+
+* text similarity: the Jaccard similarity of the words of headline and lead together;
+* headline similarity: the Jaccard similarity of the headline words alone. Headlines are short,
+  so this counts only when nothing speaks against it: both headlines have at least
+  ``HEADLINE_WORDS`` content words ("Oil prices fall" recurs every week), the text similarity
+  reaches ``HEADLINE_FLOOR`` (the same headline over an unrelated lead is not the same story),
+  the two are not different pages of one site (sites reuse headlines for recurring columns such as
+  "Morning briefing"), and the names in each headline occur in the other story (in "Fed holds
+  rates steady" and "ECB holds rates steady" one actor replaces another).
+
+The similarity is the larger of the two, and ``SAME_STORY_THRESHOLD`` decides. Taking the larger
+one fits how outlets rewrite wire copy: they keep the headline and write their own lead, or keep
+the lead and rewrite the headline. Before comparing, wire tags ("UPDATE 2-", "BREAKING:"), an
+outlet's name after the headline (" - Outlet", " | Outlet") and a dateline before the lead
+("LONDON, May 22 (Agency) -") are removed, and function words are dropped. A headline word is a
+name when it is capitalised there and never written in lower case in the headline or lead.
+``bench/dedup.py`` measures all this on invented stories in ``tests/data/stories/``.
+
+Pure: no I/O. Fingerprints are compared by word hashes computed with ``watchers.text``; a change
+to its inflection keys changes new fingerprints, so old and new ones agree less until the old
+ones age out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from watchers.text import tokenise
+
+__all__ = [
+    "HEADLINE_FLOOR",
+    "HEADLINE_WORDS",
+    "LEAD_WORDS",
+    "SAME_STORY_THRESHOLD",
+    "StoryFingerprint",
+    "canonical_link",
+    "group_stories",
+    "headline_counts",
+    "headline_similarity",
+    "same_story",
+    "seen_before",
+    "similarity",
+    "story_fingerprint",
+    "text_similarity",
+]
+
+T = TypeVar("T")
+
+SAME_STORY_THRESHOLD = 0.49
+"""Stories at least this similar are the same story: the middle of the gap between the least
+similar rewrites and the most similar near misses among the development stories (measured by
+``bench/dedup.py``)."""
+
+HEADLINE_FLOOR = 0.2
+"""Headline similarity counts only when the text similarity reaches this."""
+
+HEADLINE_WORDS = 4
+"""Headline similarity counts only when both headlines have at least this many content words."""
+
+LEAD_WORDS = 30
+"""Content words of the lead that are kept: about its first sentence or two."""
+
+_FORMAT = "2"  # the version of ``StoryFingerprint.to_str``
+
+# --- links -------------------------------------------------------------------------------------
+
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+    }
+)
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name.startswith("utm_") or name in _TRACKING_PARAMS
+
+
+def canonical_link(link: str | None) -> str | None:
+    """The link as a comparable key: ``example.com/a/b?x=1``, or None if it names no story.
+
+    The scheme is dropped (http and https are the same page), the host is lower-cased without
+    ``www.``, a default port, user info and the fragment are dropped, tracking parameters
+    (``utm_*``, ``fbclid``, ``gclid``, ...) are removed and the rest sorted, and trailing
+    slashes go. A link to a site's home page names no story (some feeds link every entry
+    there), nor does a link that is not http(s).
+    """
+    if not link:
+        return None
+    try:
+        parts = urlsplit(link.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    host = host.removeprefix("www.")
+    if port is not None and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    params = sorted(
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not _is_tracking(name)
+    )
+    if not path and not params:
+        return None
+    query = urlencode(params)
+    return f"{host}{path}?{query}" if query else f"{host}{path}"
+
+
+# --- words -------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_STOP_WORDS = frozenset(
+    _words(
+        """
+    a an the and or but nor so yet if as of to in on at by for from with into onto upon over
+    under after before about above below between among through during without within against
+    toward towards than then this that these those it its is are was were be been being am
+    has have had having do does did doing will would shall should can could may might must
+    not no only also just very too more most much many some any all each every both either
+    neither other such own same there here when where why how what which who whom whose
+    he she him her his hers they them their theirs we our ours you your yours i me my mine
+    it's its' s t up out off down again further once now still even ever
+    say says said saying according source sources report reports reported reportedly
+    monday tuesday wednesday thursday friday saturday sunday
+    """
+    )
+)
+_WIRE_TAGS = re.compile(
+    r"^\s*(?:(?:update|refile|corrected|correction|breaking(?:\s+news)?|exclusive|wrapup|urgent"
+    r"|rpt|live|just\s+in)(?:\s*\d+)?\s*[-:–—|]\s*)+",
+    re.IGNORECASE,
+)
+_OUTLET_SUFFIX = re.compile(r"\s+[-–—|]\s+(?P<tail>[^-–—|]+?)\s*$")
+_DATELINE = re.compile(  # "LONDON, May 22 (Agency) - " or "THE HAGUE (Agency) — "
+    r"^\s*[A-Z][A-Z .'’-]{1,40},?(?:\s+[A-Z][a-z]{2,4}\.?\s+\d{1,2})?"
+    r"\s*(?:\([^)]{1,40}\))?\s*[-–—]+\s+"
+)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def _headline(title: str) -> str:
+    """The headline without wire tags before it and an outlet's name after it."""
+    title = _WIRE_TAGS.sub("", title)
+    for _ in range(2):
+        m = _OUTLET_SUFFIX.search(title)
+        if m is None or len(m.group("tail").split()) > 4 or len(title[: m.start()].split()) < 3:
+            break
+        title = title[: m.start()]
+    return title
+
+
+def _lead(lead: str) -> str:
+    return _DATELINE.sub("", lead, count=1)
+
+
+def _content_words(text: str, limit: int | None = None) -> list[tuple[str, bool]]:
+    """The words that carry content, in order: inflection key, and whether it was capitalised."""
+    text = _THOUSANDS.sub("", text)
+    words: list[tuple[str, bool]] = []
+    for token in tokenise(text):
+        key = token.key.replace(".", "")  # U.S. -> us
+        if token.norm in _STOP_WORDS or key in _STOP_WORDS:
+            continue
+        if len(key) < 2 and not key.isdigit():
+            continue
+        words.append((key, text[token.start].isupper()))
+        if limit is not None and len(words) >= limit:
+            break
+    return words
+
+
+def _lower_case_words(text: str) -> set[str]:
+    """Inflection keys of the words written in lower case somewhere in ``text``."""
+    text = _THOUSANDS.sub("", text)
+    return {token.key.replace(".", "") for token in tokenise(text) if text[token.start].islower()}
+
+
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+
+
+def _encode(hashes: Iterable[int]) -> str:
+    raw = b"".join(value.to_bytes(4, "big") for value in sorted(hashes))
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode(text: str) -> frozenset[int]:
+    raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if len(raw) % 4:
+        raise ValueError("word hashes are 4 bytes each")
+    return frozenset(int.from_bytes(raw[i : i + 4], "big") for i in range(0, len(raw), 4))
+
+
+# --- fingerprints ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFingerprint:
+    """What ``same_story`` compares: a canonical link and hashed content words.
+
+    ``headline_words`` are the headline's, ``headline_names`` those of them that are names, and
+    ``text_words`` the headline's and the lead's together. ``to_str()`` gives a short string for
+    storage that ``from_str()`` reads back.
+    """
+
+    link: str | None
+    headline_words: frozenset[int]
+    headline_names: frozenset[int]
+    text_words: frozenset[int]
+
+    def __post_init__(self) -> None:
+        if not self.headline_names <= self.headline_words <= self.text_words:
+            raise ValueError("names are headline words, and headline words are text words")
+
+    def to_str(self) -> str:
+        """``2|<headline>|<names>|<rest of the lead>|<link>``: hashes in base64url, then link."""
+        return "|".join(
+            (
+                _FORMAT,
+                _encode(self.headline_words),
+                _encode(self.headline_names),
+                _encode(self.text_words - self.headline_words),
+                self.link or "",
+            )
+        )
+
+    @classmethod
+    def from_str(cls, text: str) -> StoryFingerprint:
+        """Read what ``to_str`` wrote; ValueError if it is not such a string."""
+        parts = text.split("|", 4)
+        if len(parts) != 5 or parts[0] != _FORMAT:
+            raise ValueError(f"not a story fingerprint: {text[:60]!r}")
+        try:
+            headline, names, lead = (_decode(part) for part in parts[1:4])
+            return cls(parts[4] or None, headline, names, headline | lead)
+        except (ValueError, binascii.Error) as e:
+            raise ValueError(f"not a story fingerprint: {text[:60]!r}") from e
+
+
+def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerprint:
+    """The fingerprint of a story from its title, its lead (summary) and its link."""
+    title, lead = _headline(title), _lead(lead)
+    headline = _content_words(title)
+    lower_case = _lower_case_words(title) | _lower_case_words(lead)
+    names = {word for word, capitalised in headline if capitalised and word not in lower_case}
+    headline_words = frozenset(_word_hash(word) for word, _ in headline)
+    lead_words = frozenset(_word_hash(word) for word, _ in _content_words(lead, LEAD_WORDS))
+    return StoryFingerprint(
+        canonical_link(link),
+        headline_words,
+        frozenset(_word_hash(word) for word in names),
+        headline_words | lead_words,
+    )
+
+
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def text_similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
+    """Jaccard similarity of headline and lead words together."""
+    return _jaccard(a.text_words, b.text_words)
+
+
+def headline_similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
+    """Jaccard similarity of the headline words alone."""
+    return _jaccard(a.headline_words, b.headline_words)
+
+
+def _site(link: str) -> str:
+    return link.split("/", 1)[0].split("?", 1)[0]
+
+
+def headline_counts(a: StoryFingerprint, b: StoryFingerprint) -> bool:
+    """Whether the headline similarity may speak for the pair (see the module's description)."""
+    if min(len(a.headline_words), len(b.headline_words)) < HEADLINE_WORDS:
+        return False
+    if text_similarity(a, b) < HEADLINE_FLOOR:
+        return False
+    if (
+        a.link is not None
+        and b.link is not None
+        and a.link != b.link
+        and _site(a.link) == _site(b.link)
+    ):
+        return False
+    return a.headline_names <= b.text_words and b.headline_names <= a.text_words
+
+
+def similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
+    """How alike two stories' words are, 0 to 1; see the module's description.
+
+    Equal links do not count here (``same_story`` looks at them); links only tell whether two
+    stories are different pages of one site.
+    """
+    text = text_similarity(a, b)
+    return max(text, headline_similarity(a, b)) if headline_counts(a, b) else text
+
+
+def same_story(
+    a: StoryFingerprint, b: StoryFingerprint, *, threshold: float = SAME_STORY_THRESHOLD
+) -> bool:
+    """Whether two fingerprints are of the same story: one link, or near-duplicate words."""
+    if a.link is not None and a.link == b.link:
+        return True
+    return similarity(a, b) >= threshold
+
+
+def seen_before(
+    story: StoryFingerprint,
+    delivered: Iterable[StoryFingerprint],
+    *,
+    threshold: float = SAME_STORY_THRESHOLD,
+) -> bool:
+    """Whether ``story`` is the same story as one already ``delivered``."""
+    return any(same_story(story, known, threshold=threshold) for known in delivered)
+
+
+# --- grouping ----------------------------------------------------------------------------------
+
+
+def _prefix_size(size: int, threshold: float) -> int:
+    """How many of a word set's rarest words a near-duplicate must share at least one of.
+
+    If J(X, Y) >= t then |X & Y| >= t * |X|, so X and Y share one of the first
+    |X| - ceil(t * |X|) + 1 words of X in any fixed order (prefix filtering).
+    """
+    return size - math.ceil(threshold * size - 1e-9) + 1
+
+
+def group_stories(
+    items: Sequence[T],
+    key: Callable[[T], StoryFingerprint],
+    *,
+    threshold: float = SAME_STORY_THRESHOLD,
+) -> list[list[T]]:
+    """Group the items that are the same story; groups and their members keep the given order.
+
+    The first item of each group is its representative, and every other member is the same
+    story as it (``same_story``); an item joins the earliest group whose representative it
+    matches. Instead of comparing every pair, candidates are found through the canonical link and
+    through the batch's rarest words of each representative (exact: no pair that ``same_story``
+    accepts is missed), which keeps a digest of a few hundred items near-linear.
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    prints = [key(item) for item in items]
+    frequency: Counter[int] = Counter()
+    for fingerprint in prints:
+        frequency.update(fingerprint.text_words)
+
+    def rarest(words: frozenset[int]) -> list[int]:
+        ranked = sorted(words, key=lambda word: (frequency[word], word))
+        return ranked[: _prefix_size(len(ranked), threshold)]
+
+    groups: list[list[T]] = []
+    leaders: list[StoryFingerprint] = []
+    by_link: dict[str, int] = {}
+    by_text_word: defaultdict[int, list[int]] = defaultdict(list)
+    by_headline_word: defaultdict[int, list[int]] = defaultdict(list)
+    for item, fingerprint in zip(items, prints, strict=True):
+        text_prefix = rarest(fingerprint.text_words)
+        headline_prefix = rarest(fingerprint.headline_words)
+        candidates: set[int] = set()
+        if fingerprint.link is not None and fingerprint.link in by_link:
+            candidates.add(by_link[fingerprint.link])
+        for word in text_prefix:
+            candidates.update(by_text_word.get(word, ()))
+        for word in headline_prefix:
+            candidates.update(by_headline_word.get(word, ()))
+        match = next(
+            (
+                group
+                for group in sorted(candidates)
+                if same_story(leaders[group], fingerprint, threshold=threshold)
+            ),
+            None,
+        )
+        if match is not None:
+            groups[match].append(item)
+            continue
+        group = len(groups)
+        groups.append([item])
+        leaders.append(fingerprint)
+        if fingerprint.link is not None:
+            by_link.setdefault(fingerprint.link, group)
+        for word in text_prefix:
+            by_text_word[word].append(group)
+        for word in headline_prefix:
+            by_headline_word[word].append(group)
+    return groups
