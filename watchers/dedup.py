@@ -161,7 +161,7 @@ _WIRE_TAGS = re.compile(
     r"|rpt|live|just\s+in)(?:\s*\d+)?\s*[-:–—|]\s*)+",
     re.IGNORECASE,
 )
-_OUTLET_SUFFIX = re.compile(r"\s+[-–—|]\s+(?P<tail>[^-–—|]+?)\s*$")
+_OUTLET_SUFFIX = re.compile(r"\s+[-–—|]\s+(?P<tail>(?:(?!\s[-–—|]\s).)+?)\s*$")
 _DATELINE = re.compile(  # "LONDON, May 22 (Agency) - " or "THE HAGUE (Agency) — "
     r"^\s*[A-Z][A-Z .'’-]{1,40},?(?:\s+[A-Z][a-z]{2,4}\.?\s+\d{1,2})?"
     r"\s*(?:\([^)]{1,40}\))?\s*[-–—]+\s+"

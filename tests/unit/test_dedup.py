@@ -131,6 +131,7 @@ def headline_words(title: str) -> frozenset[int]:
         "Council approves 1.2 billion euro budget | Harbour Gazette",
         "Council approves 1.2 billion euro budget — The Harbour Gazette",
         "Council approves 1.2 billion euro budget - Local - Harbour Gazette",
+        "Council approves 1.2 billion euro budget - Nord-Ost Kurier",
         "UPDATE 1-Council approves 1.2 billion euro budget - Harbour Gazette",
     ],
 )
