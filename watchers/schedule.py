@@ -509,7 +509,7 @@ def parse_timezone(text: str) -> ZoneInfo:
     name = _zone_names().get(key)
     if name is not None:
         return ZoneInfo(name)
-    suggestion = _zone_suggestion(key)
+    suggestion = _zone_suggestion(key) if len(key) <= 64 else None
     if suggestion is not None:
         raise CommandError(f"{_quote(text)} is not a time zone; did you mean {suggestion}?")
     raise CommandError(f"{_quote(text)} is not a time zone; {_ZONE_USAGE}")

@@ -668,6 +668,11 @@ def test_parse_timezone_errors(text: str, message: str) -> None:
     assert error_of(parse_timezone, text) == message
 
 
+def test_parse_timezone_does_not_search_for_a_novel() -> None:
+    message = error_of(parse_timezone, "Europe/Berlin" * 100)
+    assert message.endswith("use a name like Europe/Berlin, America/New_York or UTC")
+
+
 # --- quiet hours -------------------------------------------------------------------------------
 
 
