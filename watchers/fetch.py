@@ -153,9 +153,9 @@ class Fetcher:
 
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         headers: dict[str, str] = {}
-        if etag is not None:
+        if etag is not None and _sendable(etag):
             headers["If-None-Match"] = etag
-        if last_modified is not None:
+        if last_modified is not None and _sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
 
         current = _parse_url(url, url)
@@ -204,12 +204,14 @@ class Fetcher:
             )
 
         addresses = await self._checked_addresses(url, target)
+        host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS want it
+        extensions = {} if _ip_literal(host) else {"sni_hostname": host}
         for attempt, address in enumerate(addresses, start=1):
             request = self._client.build_request(
                 "GET",
                 target.copy_with(host=str(address)),
                 headers={**headers, "Host": target.netloc.decode("ascii")},
-                extensions={"sni_hostname": target.host},
+                extensions=extensions,
             )
             try:
                 return await self._send_one(url, request)
@@ -235,12 +237,13 @@ class Fetcher:
         return addresses
 
     async def _addresses(self, url: str, target: httpx.URL) -> list[IPAddress]:
-        literal = _ip_literal(target.host)
+        host = target.raw_host.decode("ascii")  # IDNA-encoded, as the connection would use it
+        literal = _ip_literal(host)
         if literal is not None:
             return [literal]
         port = target.port or (443 if target.scheme == "https" else 80)
         try:
-            answers = await self._resolve(target.host, port)
+            answers = await self._resolve(host, port)
         except socket.gaierror as e:
             raise FetchError(url, "the name does not resolve") from e
         except OSError as e:
@@ -411,6 +414,11 @@ def _check_scheme(url: str, target: httpx.URL, *, redirected: bool) -> None:
     if target.scheme not in ("http", "https"):
         raise FetchError(url, f"only http and https addresses can be fetched, not {target.scheme}:")
     raise FetchError(url, "the address has no host name")
+
+
+def _sendable(value: str) -> bool:
+    """Whether a stored validator can go back in a header (a broken one is dropped, not sent)."""
+    return all(c == "\t" or " " <= c != "\x7f" for c in value)
 
 
 def _ip_literal(text: str) -> IPAddress | None:

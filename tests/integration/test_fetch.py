@@ -119,6 +119,14 @@ async def test_a_weak_etag_goes_back_unchanged(server: FeedServer, fetcher: Fetc
     assert server.requests[-1].headers["if-none-match"] == 'W/"abc 1"'
 
 
+async def test_a_corrupt_stored_validator_is_not_sent(server: FeedServer, fetcher: Fetcher) -> None:
+    server.publish("/feed.xml", FEED)
+    result = await fetcher.fetch(server.url("/feed.xml"), etag='"a"\r\nX-Injected: 1')
+    assert result.status == 200
+    assert "if-none-match" not in server.requests[-1].headers
+    assert "x-injected" not in server.requests[-1].headers
+
+
 async def test_last_modified_alone_gives_304(server: FeedServer, fetcher: Fetcher) -> None:
     server.publish("/feed.xml", FEED, etag=False)
     first = await fetcher.fetch(server.url("/feed.xml"))
@@ -374,6 +382,22 @@ async def test_the_connection_is_pinned_to_the_checked_address() -> None:
     assert request.url == "https://93.184.216.34:8443/feed.xml"
     assert request.headers["host"] == "news.example:8443"
     assert request.extensions["sni_hostname"] == "news.example"
+
+
+async def test_an_international_name_is_pinned_with_its_ascii_form() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, stream=_Body(FEED.encode()))
+
+    resolve = resolver_for({"xn--bcher-kva.example": ["93.184.216.34"]})
+    async with Fetcher(
+        FetchSettings(timeout=TIMEOUT), resolver=resolve, transport=httpx.MockTransport(answer)
+    ) as f:
+        await f.fetch("https://bücher.example/feed.xml")
+    assert seen[0].headers["host"] == "xn--bcher-kva.example"
+    assert seen[0].extensions["sni_hostname"] == "xn--bcher-kva.example"
 
 
 async def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(
