@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -461,7 +462,7 @@ def billion_laughs() -> bytes:
     return rss(item(1, "&lol9;" * 10).replace("Item 1", "&lol9;"), prolog=prolog)
 
 
-BOMBS = {
+BOMBS: dict[str, Callable[[], bytes]] = {
     "repeated 100 kB entity": repeated_entity_bomb,
     "billion laughs": billion_laughs,
     "5 MB of nested elements": lambda: rss(item(1, "<a>" * 1_600_000)),
