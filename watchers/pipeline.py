@@ -1,0 +1,387 @@
+"""The conductor: poll due feeds -> parse -> analyse -> match -> full text -> quotes -> hits.
+
+It calls the adapters and the pure functions in order and decides nothing itself: what matches,
+which quote is key, which stories are the same and what a digest holds are decided by ``match``,
+``quotes``, ``dedup`` and ``digest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
+from watchers.errors import FeedError, QueryError
+from watchers.fetch import Fetcher
+from watchers.fulltext import extract_main_text
+from watchers.match import Matcher
+from watchers.model import Analysis, Article, Feed, FetchResult, HitDetail, Match, Watchlist
+from watchers.nlp import Analyser
+from watchers.parse import parse_feed
+from watchers.query import Query, parse_query
+from watchers.quotes import choose_key_quotes, extract_quotes, snippet
+from watchers.schedule import FeedState, due_feeds
+from watchers.store import Storage
+
+logger = logging.getLogger(__name__)
+
+STORY_MEMORY = timedelta(days=3)  # how long a delivered story keeps its repeats out of a chat
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    feed_id: int
+    url: str
+    new_articles: int = 0
+    hits: int = 0
+    not_modified: bool = False
+    baseline: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    feeds: tuple[FeedOutcome, ...] = field(default_factory=tuple)
+
+    @property
+    def hits(self) -> int:
+        return sum(f.hits for f in self.feeds)
+
+    @property
+    def new_articles(self) -> int:
+        return sum(f.new_articles for f in self.feeds)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One article that matched one watchlist, with what the digest needs to say about it."""
+
+    index: int  # into the articles handed in
+    match: Match
+    detail: HitDetail
+    story: str  # the story fingerprint, as stored
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleResult:
+    """What the engine found in one article (used by ``newswatch check``)."""
+
+    article: Article
+    match: Match
+    detail: HitDetail
+
+
+class Engine:
+    """Holds the compiled watchlists and runs poll cycles against the store.
+
+    ``baseline_new_feeds``: on a feed's first successful poll, what it holds counts as history
+    (the bot). The console turns it off: on a fresh store every entry is new.
+    """
+
+    def __init__(
+        self,
+        store: Storage,
+        fetcher: Fetcher,
+        analyser: Analyser,
+        *,
+        concurrency: int = 8,
+        interval: float = 900.0,
+        baseline_new_feeds: bool = True,
+        quotes_per_article: int = 1,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.analyser = analyser
+        self.matcher = Matcher()
+        self.concurrency = concurrency
+        self.interval = timedelta(seconds=interval)
+        self.baseline_new_feeds = baseline_new_feeds
+        self.quotes_per_article = quotes_per_article
+        self._watchlist_chat: dict[int, int] = {}
+        self._paused: set[int] = set()
+
+    # -- watchlists ---------------------------------------------------------------------------
+
+    def load_watchlists(self) -> int:
+        """Compile every stored watchlist into the matcher; a query that no longer parses is
+        skipped with a warning (it stays stored, so nothing is lost)."""
+        for w in self.store.all_watchlists():
+            try:
+                self._index(w, parse_query(w.query))
+            except QueryError as e:
+                logger.warning("stored watchlist does not parse id=%d error=%s", w.id, e)
+            if w.paused:
+                self._paused.add(w.id)
+        return len(self.matcher)
+
+    def _index(self, watchlist: Watchlist, query: Query) -> None:
+        if watchlist.id in self._watchlist_chat:
+            self.matcher.remove(watchlist.id)
+        self.matcher.add(watchlist.id, query)
+        self._watchlist_chat[watchlist.id] = watchlist.chat_id
+
+    def add_watchlist(
+        self, chat_id: int, name: str, text: str, now: datetime
+    ) -> tuple[Watchlist, Query]:
+        """Parse (raising ``QueryError``), store and index a watchlist."""
+        query = parse_query(text)
+        watchlist = self.store.add_watchlist(chat_id, name, text, now)
+        self._index(watchlist, query)
+        return watchlist, query
+
+    def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool:
+        removed = self.store.remove_watchlist(chat_id, watchlist_id)
+        if removed and watchlist_id in self._watchlist_chat:
+            self.matcher.remove(watchlist_id)
+            del self._watchlist_chat[watchlist_id]
+            self._paused.discard(watchlist_id)
+        return removed
+
+    def set_paused(self, watchlist_id: int, paused: bool) -> None:
+        """A paused watchlist looks for nothing until it is resumed."""
+        self.store.set_watchlist_paused(watchlist_id, paused)
+        if paused:
+            self._paused.add(watchlist_id)
+        else:
+            self._paused.discard(watchlist_id)
+
+    # -- polling ------------------------------------------------------------------------------
+
+    async def fetch(self, feed: Feed) -> FetchResult:
+        if feed.url.startswith(("http://", "https://")):
+            return await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
+        return await asyncio.to_thread(self.fetcher.read_local, feed.url)
+
+    def due_feeds(self, now: datetime) -> list[Feed]:
+        """The followed feeds whose interval has passed (longer after errors), most overdue
+        first."""
+        feeds = {f.id: f for f in self.store.feeds_to_poll()}
+        states = [FeedState.from_feed(f) for f in feeds.values()]
+        return [feeds[i] for i in due_feeds(states, now, self.interval)]
+
+    async def run_cycle(self, now: datetime, feeds: Sequence[Feed] | None = None) -> CycleReport:
+        """Poll ``feeds`` (default: every followed feed) once, with bounded concurrency."""
+        feeds = list(self.store.feeds_to_poll() if feeds is None else feeds)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def fetch_one(feed: Feed) -> FetchResult | FeedError:
+            async with gate:
+                try:
+                    return await self.fetch(feed)
+                except FeedError as e:
+                    return e
+
+        fetched = await asyncio.gather(*(fetch_one(f) for f in feeds))
+        outcomes = []
+        for feed, result in zip(feeds, fetched, strict=True):
+            outcomes.append(await self._process(feed, result, now))
+        return CycleReport(tuple(outcomes))
+
+    async def _process(
+        self, feed: Feed, result: FetchResult | FeedError, now: datetime
+    ) -> FeedOutcome:
+        if isinstance(result, FeedError):
+            logger.warning("feed failed feed=%s error=%s", feed.url, result.message)
+            self.store.record_poll(feed.id, now, error=result.message)
+            return FeedOutcome(feed.id, feed.url, error=result.message)
+        if result.not_modified:
+            self.store.record_poll(feed.id, now)
+            return FeedOutcome(feed.id, feed.url, not_modified=True)
+        try:
+            info, articles = await asyncio.to_thread(
+                parse_feed, result.content, result.url, source=feed.name
+            )
+        except FeedError as e:
+            logger.warning("feed unreadable feed=%s error=%s", feed.url, e.message)
+            self.store.record_poll(feed.id, now, error=e.message)
+            return FeedOutcome(feed.id, feed.url, error=e.message)
+        baseline = self.baseline_new_feeds and self.store.needs_baseline(feed.id)
+        new = self.store.insert_articles(feed.id, articles, now)
+        self.store.record_poll(
+            feed.id, now, etag=result.etag, last_modified=result.last_modified, name=info.title
+        )
+        if baseline or not new:
+            logger.info("feed polled feed=%s new=%d baseline=%s", feed.url, len(new), baseline)
+            return FeedOutcome(feed.id, feed.url, new_articles=len(new), baseline=baseline)
+        chats = set(self.store.followers(feed.id))
+        relevant = {
+            w for w, c in self._watchlist_chat.items() if c in chats and w not in self._paused
+        }
+        ids = [article_id for article_id, _ in new]
+        found = await self.find(
+            [a for _, a in new], relevant, full_text=feed.full_text == "matched", ids=ids
+        )
+        hits = [
+            (f.match.watchlist_id, ids[f.index], f.detail, f.story)
+            for f in self._fresh_stories(found, ids, now)
+        ]
+        stored = self.store.add_hits(hits, now)
+        logger.info("feed polled feed=%s new=%d hits=%d", feed.url, len(new), stored)
+        return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored)
+
+    def _fresh_stories(
+        self, found: Sequence[Found], ids: Sequence[int], now: datetime
+    ) -> list[Found]:
+        """Leave out a hit whose story already went to that chat from another feed."""
+        out = []
+        memory: dict[int, list[StoryFingerprint]] = {}
+        for f in found:
+            chat = self._watchlist_chat.get(f.match.watchlist_id)
+            if chat is None:
+                continue
+            if chat not in memory:
+                memory[chat] = [
+                    StoryFingerprint.from_str(story)
+                    for article_id, story, queued in self.store.recent_stories(
+                        chat, now - STORY_MEMORY
+                    )
+                    if queued and article_id not in ids
+                ]
+            mine = StoryFingerprint.from_str(f.story)
+            if any(same_story(mine, seen) for seen in memory[chat]):
+                logger.info("story already delivered chat=%d article=%d", chat, ids[f.index])
+                continue
+            out.append(f)
+        return out
+
+    # -- analysis, matching, full text and quotes ---------------------------------------------
+
+    async def find(
+        self,
+        articles: Sequence[Article],
+        relevant: set[int] | None,
+        *,
+        full_text: bool,
+        ids: Sequence[int] | None = None,
+    ) -> list[Found]:
+        """Analyse, match, fetch the full text of what matched, and extract its quotes."""
+        analyses, matched = await asyncio.to_thread(self._match, articles, relevant)
+        if not matched:
+            return []
+        texts: dict[int, str] = {}
+        if full_text:
+            wanted = sorted({i for i, _ in matched})
+            pages = await asyncio.gather(
+                *(self._full_text(articles[i], ids[i] if ids else None) for i in wanted)
+            )
+            texts = {i: text for i, text in zip(wanted, pages, strict=True) if text}
+        return await asyncio.to_thread(self._describe, articles, analyses, matched, texts)
+
+    def _match(
+        self, articles: Sequence[Article], relevant: set[int] | None
+    ) -> tuple[list[Analysis], list[tuple[int, Match]]]:
+        """Analyse each article once, only as deeply as its candidates need, and match it."""
+        analyses = self.analyser.analyse(articles, entities=False)
+        need = [i for i, a in enumerate(analyses) if self.matcher.needs_entities(a)]
+        if need:
+            deeper = self.analyser.add_entities([analyses[i] for i in need])
+            for i, analysis in zip(need, deeper, strict=True):
+                analyses[i] = analysis
+        matched = [
+            (i, m)
+            for i, analysis in enumerate(analyses)
+            for m in self.matcher.match(analysis)
+            if relevant is None or m.watchlist_id in relevant
+        ]
+        return analyses, matched
+
+    async def _full_text(self, article: Article, article_id: int | None) -> str | None:
+        """The article page's main text, fetched once per article; None keeps the feed's text.
+
+        A page that fails or has no text never blocks the alert.
+        """
+        if not article.link or not article.link.startswith(("http://", "https://")):
+            return None
+        if article_id is not None:
+            cached, state = self.store.full_text(article_id)
+            if state is not None:
+                return cached
+        try:
+            page = await self.fetcher.fetch(article.link)
+            text = await asyncio.to_thread(extract_main_text, page.content, page.url)
+        except FeedError as e:
+            logger.info("full text unavailable url=%s error=%s", article.link, e.message)
+            if article_id is not None:
+                self.store.set_full_text(article_id, None, "failed")
+            return None
+        if article_id is not None:
+            self.store.set_full_text(article_id, text, "ok" if text else "none")
+        return text
+
+    def _describe(
+        self,
+        articles: Sequence[Article],
+        analyses: list[Analysis],
+        matched: Sequence[tuple[int, Match]],
+        texts: dict[int, str],
+    ) -> list[Found]:
+        """Quotes (from the full text where there is one), snippet and story fingerprint."""
+        indices = sorted({i for i, _ in matched})
+        # The text quotes are taken from, with entities as a hint for speakers.
+        sources: dict[int, Analysis] = {}
+        fulls = [i for i in indices if i in texts]
+        full_analyses = self.analyser.analyse(
+            [replace(articles[i], content=texts[i]) for i in fulls], entities=True
+        )
+        sources.update(zip(fulls, full_analyses, strict=True))
+        plain = [i for i in indices if i not in texts]
+        deeper = self.analyser.add_entities([analyses[i] for i in plain])
+        sources.update(zip(plain, deeper, strict=True))
+        quotes = {i: extract_quotes(sources[i].text, sources[i].entities) for i in indices}
+        spans_in_source: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
+        for i in fulls:
+            for m in self.matcher.match(sources[i]):
+                spans_in_source[(i, m.watchlist_id)] = m.spans
+        stories = {
+            i: story_fingerprint(
+                articles[i].title, articles[i].summary or texts.get(i, ""), articles[i].link
+            ).to_str()
+            for i in indices
+        }
+        out = []
+        for i, m in matched:
+            spans = spans_in_source.get((i, m.watchlist_id), ()) if i in texts else m.spans
+            ranked = choose_key_quotes(quotes[i], spans, n=len(quotes[i]))
+            text, snippet_spans = snippet(analyses[i].text, m.spans)
+            detail = HitDetail(
+                terms=m.terms,
+                quotes=tuple(ranked),
+                snippet=text,
+                snippet_spans=tuple(snippet_spans),
+            )
+            out.append(Found(i, m, detail, stories[i]))
+        return out
+
+    async def check(self, articles: Sequence[Article], *, full_text: bool) -> list[ArticleResult]:
+        """Match ``articles`` against the loaded watchlists, treating every one as new."""
+        found = await self.find(articles, None, full_text=full_text)
+        return [ArticleResult(articles[f.index], f.match, f.detail) for f in found]
+
+    # -- feeds added from a chat --------------------------------------------------------------
+
+    async def follow_new_feed(self, chat_id: int, url: str, now: datetime) -> tuple[Feed, int]:
+        """Fetch ``url`` now, and follow it only if it is a readable feed.
+
+        What the feed holds today is stored as history, so alerts are for stories that appear
+        afterwards. Raises ``FeedError`` (nothing stored) when it cannot be fetched or read.
+        """
+        known = self.store.feed_by_url(url)
+        if known is not None and self.store.followers(known.id):
+            # Already polled for other chats: its current items are history already, and new
+            # ones must still reach those chats, so nothing is fetched or stored here.
+            self.store.follow(chat_id, known.id, now)
+            return known, 0
+        result = await self.fetcher.fetch(url)
+        info, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
+        feed = self.store.add_feed(url, now, name=info.title or None)
+        self.store.follow(chat_id, feed.id, now)
+        self.store.insert_articles(feed.id, articles, now)
+        self.store.record_poll(
+            feed.id, now, etag=result.etag, last_modified=result.last_modified, name=info.title
+        )
+        return self.store.get_feed(feed.id) or feed, len(articles)
