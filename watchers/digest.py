@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from watchers.dedup import StoryFingerprint, group_stories, story_fingerprint
 from watchers.errors import CommandError
 from watchers.model import Chat, Digest, DigestItem, PendingHit, Watchlist
 from watchers.schedule import (
@@ -37,8 +38,21 @@ def _relevance(hit: PendingHit) -> tuple[int, int, float]:
     return (len(hit.detail.terms), int(named_quote), published.timestamp())
 
 
-def _item(hit: PendingHit, quotes_per_article: int) -> DigestItem:
+def _fingerprint(hit: PendingHit) -> StoryFingerprint:
+    if hit.story:
+        return StoryFingerprint.from_str(hit.story)
     a = hit.article
+    return story_fingerprint(a.title, a.summary, a.link)
+
+
+def _item(hit: PendingHit, quotes_per_article: int, also: Sequence[PendingHit] = ()) -> DigestItem:
+    a = hit.article
+    own = a.source or a.source_host
+    others = tuple(
+        dict.fromkeys(
+            s for h in also if (s := h.article.source or h.article.source_host) and s != own
+        )
+    )
     return DigestItem(
         article_id=hit.article_id,
         title=a.title,
@@ -49,6 +63,7 @@ def _item(hit: PendingHit, quotes_per_article: int) -> DigestItem:
         quotes=hit.detail.quotes[:quotes_per_article],
         snippet=hit.detail.snippet,
         snippet_spans=hit.detail.snippet_spans,
+        also=others,
     )
 
 
@@ -62,6 +77,8 @@ def compose_digests(
 ) -> list[ComposedDigest]:
     """One digest per watchlist with pending hits, most relevant (then newest) items first.
 
+    The same story from several feeds is one item, "also" naming the other sources.
+
     At most ``max_items`` items go in a digest; the rest stay pending and are counted in ``more``.
     Hits of watchlists that no longer exist are left out.
     """
@@ -72,18 +89,19 @@ def compose_digests(
     out = []
     for watchlist_id in sorted(by_watchlist):
         ranked = sorted(by_watchlist[watchlist_id], key=_relevance, reverse=True)
-        chosen = ranked[:max_items]
+        stories = group_stories(ranked, _fingerprint)  # one entry per story, best first
+        chosen = stories[:max_items]
         digest = Digest(
             chat_id=chat_id,
             watchlist_id=watchlist_id,
             watchlist_name=watchlists[watchlist_id].name,
-            items=tuple(_item(h, quotes_per_article) for h in chosen),
+            items=tuple(_item(g[0], quotes_per_article, g[1:]) for g in chosen),
         )
         out.append(
             ComposedDigest(
                 digest=digest,
-                hits=tuple((h.watchlist_id, h.article_id) for h in chosen),
-                more=len(ranked) - len(chosen),
+                hits=tuple((h.watchlist_id, h.article_id) for g in chosen for h in g),
+                more=len(stories) - len(chosen),
             )
         )
     return out

@@ -186,7 +186,9 @@ class Storage(Protocol):
     def migrate_chat(self, old_id: int, new_id: int) -> None: ...
 
     # feeds
-    def add_feed(self, url: str, now: datetime, name: str | None = None) -> Feed: ...
+    def add_feed(
+        self, url: str, now: datetime, name: str | None = None, full_text: str = "matched"
+    ) -> Feed: ...
     def get_feed(self, feed_id: int) -> Feed | None: ...
     def feed_by_url(self, url: str) -> Feed | None: ...
     def follow(self, chat_id: int, feed_id: int, now: datetime) -> bool: ...
@@ -225,6 +227,7 @@ class Storage(Protocol):
     def all_watchlists(self) -> list[Watchlist]: ...
     def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool: ...
     def get_watchlist(self, watchlist_id: int) -> Watchlist | None: ...
+    def scheduled_watchlists(self) -> list[tuple[Chat, Watchlist]]: ...
     def set_watchlist_schedule(self, watchlist_id: int, schedule: str | None) -> None: ...
     def set_watchlist_mute(self, watchlist_id: int, until: datetime | None) -> None: ...
     def set_watchlist_paused(self, watchlist_id: int, paused: bool) -> None: ...
@@ -381,12 +384,16 @@ class SqliteStorage:
             full_text=r["full_text"],
         )
 
-    def add_feed(self, url: str, now: datetime, name: str | None = None) -> Feed:
+    def add_feed(
+        self, url: str, now: datetime, name: str | None = None, full_text: str = "matched"
+    ) -> Feed:
+        """Get or create the feed at ``url``; a given name or full-text setting is updated."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO feeds(url, name, created_at) VALUES (?,?,?) "
-                "ON CONFLICT(url) DO UPDATE SET name=COALESCE(excluded.name, feeds.name)",
-                (url, name, _ts(now)),
+                "INSERT INTO feeds(url, name, full_text, created_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(url) DO UPDATE SET name=COALESCE(excluded.name, feeds.name), "
+                "full_text=excluded.full_text",
+                (url, name, full_text, _ts(now)),
             )
         feed = self.feed_by_url(url)
         assert feed is not None
@@ -655,6 +662,20 @@ class SqliteStorage:
         rows = self._query("SELECT * FROM watchlists WHERE id=?", (watchlist_id,))
         return self._watchlist(rows[0]) if rows else None
 
+    def scheduled_watchlists(self) -> list[tuple[Chat, Watchlist]]:
+        """Watchlists of active chats whose digests are not instant."""
+        rows = self._query(
+            "SELECT w.id FROM watchlists w JOIN chats c ON c.id=w.chat_id "
+            "WHERE c.active=1 AND COALESCE(w.schedule, c.schedule)<>'instant' ORDER BY w.id"
+        )
+        out = []
+        for (watchlist_id,) in rows:
+            watchlist = self.get_watchlist(watchlist_id)
+            chat = self.get_chat(watchlist.chat_id) if watchlist else None
+            if watchlist and chat:
+                out.append((chat, watchlist))
+        return out
+
     def _set_watchlist(self, watchlist_id: int, column: str, value: object) -> None:
         with self._tx() as db:
             db.execute(f"UPDATE watchlists SET {column}=? WHERE id=?", (value, watchlist_id))
@@ -726,11 +747,15 @@ class SqliteStorage:
         return ids
 
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages whose time has come, oldest first; a chat's later messages wait
+        behind an earlier one that must wait (order within a chat is kept)."""
         rows = self._query(
             "SELECT o.* FROM outbox o JOIN chats c ON c.id=o.chat_id "
             "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
-            "AND c.active=1 ORDER BY o.id LIMIT ?",
-            (_ts(now), limit),
+            "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
+            "AND e.state='pending' AND e.id<o.id AND e.not_before>?) "
+            "ORDER BY o.id LIMIT ?",
+            (_ts(now), _ts(now), limit),
         )
         return [
             OutboxMessage(
