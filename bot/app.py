@@ -1,0 +1,213 @@
+"""Wiring: build the PTB Application, open the services in post_init, schedule the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    filters,
+)
+
+from bot import handlers
+from bot.config import Config
+from bot.delivery import advance_idle_schedules, deliver_outbox, queue_digests
+from bot.services import BotData, Context, Services, utc_now
+from watchers.fetch import Fetcher, FetchSettings
+from watchers.nlp import Analyser, load_analyser
+from watchers.pipeline import CycleReport, Engine
+from watchers.store import open_storage
+
+logger = logging.getLogger(__name__)
+
+NewswatchApp = Application[
+    ExtBot[None],
+    Context,
+    dict[object, object],
+    dict[object, object],
+    BotData,
+    object,
+]
+
+POLL_JOB = "newswatch-poll"
+DELIVER_JOB = "newswatch-deliver"
+DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
+
+
+def poll_tick(config: Config) -> float:
+    """How often the poll job looks for due feeds: a feed is polled at most this late."""
+    return max(1.0, min(config.polling.interval / 4, 60.0))
+
+
+def job_timeout(config: Config) -> float:
+    """A hung cycle must not silently skip later runs: give up after this many seconds."""
+    return max(120.0, 4 * config.polling.interval)
+
+
+async def open_services(
+    config: Config, *, analyser: Analyser | None = None, baseline_new_feeds: bool = True
+) -> Services:
+    store = open_storage(config.storage.path)
+    store.recover_outbox()
+    fetcher = Fetcher(
+        FetchSettings(
+            timeout=config.fetch.timeout,
+            max_bytes=config.fetch.max_bytes,
+            allow_private_networks=config.fetch.allow_private_networks,
+        )
+    )
+    if analyser is None:
+        analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
+    engine = Engine(
+        store,
+        fetcher,
+        analyser,
+        concurrency=config.polling.concurrency,
+        interval=config.polling.interval,
+        baseline_new_feeds=baseline_new_feeds,
+        quotes_per_article=config.digest.quotes_per_article,
+    )
+    loaded = engine.load_watchlists()
+    logger.info("services open db=%s watchlists=%d", config.storage.path, loaded)
+    return Services(config=config, store=store, fetcher=fetcher, engine=engine)
+
+
+async def close_services(services: Services) -> None:
+    await services.fetcher.aclose()
+    services.store.close()
+
+
+def queue_due_digests(services: Services, now: datetime) -> int:
+    """Every digest whose time has come into the outbox."""
+    queued = queue_digests(
+        services.store,
+        now,
+        quotes_per_article=services.config.digest.quotes_per_article,
+        max_items=services.config.digest.max_items,
+    )
+    advance_idle_schedules(services.store, now)
+    return queued
+
+
+async def run_cycle(services: Services, now: datetime) -> CycleReport:
+    """One poll cycle, then every chat's due digests into the outbox."""
+    engine = services.engine
+    report = await engine.run_cycle(now, engine.due_feeds(now))
+    queue_due_digests(services, now)
+    return report
+
+
+async def poll_job(context: Context) -> None:
+    services = context.bot_data.require()
+    try:
+        await asyncio.wait_for(
+            run_cycle(services, services.clock()), timeout=job_timeout(services.config)
+        )
+    except TimeoutError:
+        logger.error("poll cycle timed out after %.0fs", job_timeout(services.config))
+    await deliver_outbox(services.store, context.bot, services.clock)
+
+
+async def deliver_job(context: Context) -> None:
+    """Scheduled digests, released quiet hours and retries: every few seconds."""
+    services = context.bot_data.require()
+    queue_due_digests(services, services.clock())
+    await asyncio.wait_for(deliver_outbox(services.store, context.bot, services.clock), timeout=300)
+
+
+def build_application(
+    config: Config, token: str, *, analyser: Analyser | None = None
+) -> NewswatchApp:
+    """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start)."""
+
+    async def post_init(app: NewswatchApp) -> None:
+        app.bot_data.services = await open_services(config, analyser=analyser)
+        try:
+            await app.bot.set_my_commands(handlers.bot_commands())
+        except TelegramError as e:
+            logger.warning("could not register the command menu error=%s", e)
+        jobs = app.job_queue
+        assert jobs is not None, "python-telegram-bot[job-queue] is required"
+        job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        jobs.run_repeating(
+            poll_job,
+            interval=poll_tick(config),
+            first=1.0,
+            name=POLL_JOB,
+            job_kwargs=job_kwargs,
+        )
+        jobs.run_repeating(
+            deliver_job,
+            interval=DELIVER_EVERY,
+            first=DELIVER_EVERY,
+            name=DELIVER_JOB,
+            job_kwargs=job_kwargs,
+        )
+
+    async def post_shutdown(app: NewswatchApp) -> None:
+        if app.bot_data.services is not None:
+            await close_services(app.bot_data.services)
+            app.bot_data.services = None
+
+    app: NewswatchApp = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{config.telegram.base_url}/bot{{token}}")
+        .base_file_url(f"{config.telegram.base_url}/file/bot{{token}}")
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .context_types(ContextTypes(bot_data=BotData))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: NewswatchApp) -> None:
+    updates = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    table = {
+        "start": handlers.cmd_start,
+        "help": handlers.cmd_help,
+        "watch": handlers.cmd_watch,
+        "watchlists": handlers.cmd_watchlists,
+        "unwatch": handlers.cmd_unwatch,
+        "feeds": handlers.cmd_feeds,
+        "addfeed": handlers.cmd_addfeed,
+        "removefeed": handlers.cmd_removefeed,
+        "stop": handlers.cmd_stop,
+        "timezone": handlers.cmd_timezone,
+        "schedule": handlers.cmd_schedule,
+        "quiet": handlers.cmd_quiet,
+        "mute": handlers.cmd_mute,
+        "pause": handlers.cmd_pause,
+        "resume": handlers.cmd_resume,
+        "digest": handlers.cmd_digest,
+        "digest_more": handlers.cmd_digest,
+    }
+    for command, callback in table.items():
+        app.add_handler(CommandHandler(command, callback, filters=updates))
+    app.add_handler(CallbackQueryHandler(handlers.on_button))
+    app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_error_handler(handlers.on_error)
+
+
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
+
+__all__ = ["ALLOWED_UPDATES", "NewswatchApp", "build_application", "run_cycle", "utc_now"]

@@ -1,0 +1,249 @@
+"""The ``newswatch`` command: ``run`` (Telegram or ``--console``) and ``check``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Config, load_config
+from bot.render import render_digest_text
+from bot.services import Services, utc_now
+from watchers.digest import compose_digests
+from watchers.errors import FeedError, NewswatchError, QueryError
+from watchers.model import Article, Chat
+from watchers.parse import parse_feed
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_CHAT = Chat(id=0, kind="console", title="console")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newswatch", description="News monitoring alerts.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot (or, with --console, print digests)")
+    run.add_argument("--config", type=Path, help="the TOML config file")
+    run.add_argument("--console", action="store_true", help="no Telegram: print digests")
+    run.add_argument("--once", action="store_true", help="one poll cycle, then exit")
+
+    check = sub.add_parser("check", help="what a query would match in some feeds")
+    check.add_argument("--query", required=True, help="the watchlist query")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.add_argument(
+        "--full-text", action="store_true", help="fetch matching articles' pages for quotes"
+    )
+    check.add_argument("--config", type=Path, help="the TOML config file")
+    check.add_argument("sources", nargs="+", metavar="SOURCE", help="feed URLs or files")
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.ExtBot"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # python-telegram-bot 22 warns on every flood-limit error unless told to use timedelta.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    _setup_logging(args.verbose)
+    try:
+        config = load_config(args.config)
+        if args.command == "check":
+            sources = [
+                s if s.startswith(("http://", "https://")) else str(Path(s).expanduser().resolve())
+                for s in args.sources
+            ]
+            return asyncio.run(
+                check(config, args.query, sources, as_json=args.json, full_text=args.full_text)
+            )
+        if args.console:
+            return asyncio.run(run_console(config, once=args.once, out=sys.stdout))
+        return run_telegram(config)
+    except QueryError as e:
+        sys.stderr.write(f"newswatch: bad query: {e}\n")
+        return 2
+    except NewswatchError as e:
+        sys.stderr.write(f"newswatch: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_telegram(config: Config) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    token = os.environ.get(config.telegram.token_env, "").strip()
+    if not token:
+        sys.stderr.write(
+            f"newswatch: no bot token: set the environment variable {config.telegram.token_env} "
+            "to the token @BotFather gave you, or run `newswatch run --console` to print "
+            "digests in this terminal instead.\n"
+        )
+        return 2
+    app = build_application(config, token)
+    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return 0
+
+
+async def _console_setup(services: Services) -> None:
+    """The console has one pseudo-chat that follows the config's feeds and watchlists."""
+    store, now = services.store, utc_now()
+    store.upsert_chat(CONSOLE_CHAT, now)
+    for feed_config in services.config.feeds:
+        feed = store.add_feed(
+            feed_config.url, now, name=feed_config.name, full_text=feed_config.full_text
+        )
+        store.follow(CONSOLE_CHAT.id, feed.id, now)
+    wanted = {w.name.casefold(): w for w in services.config.watchlists}
+    for existing in store.watchlists(CONSOLE_CHAT.id):
+        if existing.name.casefold() not in wanted:
+            services.engine.remove_watchlist(CONSOLE_CHAT.id, existing.id)
+    for w in services.config.watchlists:
+        services.engine.add_watchlist(CONSOLE_CHAT.id, w.name, w.query, now)
+
+
+async def console_cycle(services: Services, out: TextIO) -> int:
+    """Poll once and print the digests; returns how many were printed."""
+    now = services.clock()
+    report = await services.engine.run_cycle(now)
+    for outcome in report.feeds:
+        if outcome.error:
+            out.write(f"! {outcome.url}: {outcome.error}\n")
+    store = services.store
+    hits = store.pending_hits(CONSOLE_CHAT.id)
+    watchlists = {w.id: w for w in store.watchlists(CONSOLE_CHAT.id)}
+    digests = compose_digests(
+        CONSOLE_CHAT.id,
+        hits,
+        watchlists,
+        quotes_per_article=services.config.digest.quotes_per_article,
+        max_items=services.config.digest.max_items,
+    )
+    for composed in digests:
+        text = render_digest_text(composed.digest, now, more=composed.more)
+        (row,) = store.queue_messages(
+            CONSOLE_CHAT.id, composed.digest.watchlist_id, [text], composed.hits, now
+        )
+        store.mark_sending(row)
+        out.write(text + "\n\n")
+        out.flush()
+        store.mark_sent(row, services.clock(), None)
+    if not digests:
+        out.write(
+            f"(no new matches: {report.new_articles} new stories in {len(report.feeds)} feeds)\n"
+        )
+    return len(digests)
+
+
+async def run_console(config: Config, *, once: bool, out: TextIO) -> int:
+    from bot.app import close_services, open_services
+
+    if not config.watchlists:
+        out.write("(no [[watchlists]] in the config: nothing to watch for)\n")
+    services = await open_services(config, baseline_new_feeds=False)
+    try:
+        await _console_setup(services)
+        while True:
+            await console_cycle(services, out)
+            if once:
+                return 0
+            await asyncio.sleep(config.polling.interval)
+    finally:
+        await close_services(services)
+
+
+async def _read_source(services: Services, source: str) -> list[Article]:
+    if source.startswith(("http://", "https://")):
+        result = await services.fetcher.fetch(source)
+    else:
+        result = await asyncio.to_thread(services.fetcher.read_local, source)
+    _, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
+    return articles
+
+
+async def check(
+    config: Config, query: str, sources: Sequence[str], *, as_json: bool, full_text: bool = False
+) -> int:
+    """Print what ``query`` matches in ``sources``, every entry treated as new."""
+    from watchers.fetch import Fetcher, FetchSettings
+    from watchers.nlp import load_analyser
+    from watchers.pipeline import Engine
+    from watchers.query import parse_query
+    from watchers.store import open_storage
+
+    parsed = parse_query(query)  # refuse a bad query before loading anything
+    for warning in parsed.warnings:
+        sys.stderr.write(f"note: {warning}\n")
+    fetcher = Fetcher(
+        FetchSettings(
+            timeout=config.fetch.timeout,
+            max_bytes=config.fetch.max_bytes,
+            allow_private_networks=config.fetch.allow_private_networks,
+        )
+    )
+    analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
+    store = open_storage(":memory:")
+    try:
+        engine = Engine(store, fetcher, analyser)
+        engine.matcher.add(1, parsed)
+        services = Services(config=config, store=store, fetcher=fetcher, engine=engine)
+        results = []
+        failed = 0
+        for source in sources:
+            try:
+                articles = await _read_source(services, source)
+            except FeedError as e:
+                sys.stderr.write(f"newswatch: {source}: {e.message}\n")
+                failed += 1
+                continue
+            results.extend(await engine.check(articles, full_text=full_text))
+    finally:
+        await fetcher.aclose()
+        store.close()
+    if as_json:
+        payload = [
+            {
+                "id": r.article.public_id,
+                "title": r.article.title,
+                "link": r.article.link,
+                "source": r.article.source,
+                "published": r.article.published.isoformat() if r.article.published else None,
+                "matched": list(r.detail.terms),
+                "quotes": [
+                    {"text": q.text, "speaker": q.speaker, "full": q.full} for q in r.detail.quotes
+                ],
+                "snippet": r.detail.snippet,
+            }
+            for r in results
+        ]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for r in results:
+            sys.stdout.write(f"* {r.article.title}\n")
+            if r.article.link:
+                sys.stdout.write(f"  {r.article.link}\n")
+            sys.stdout.write(f"  matched: {', '.join(r.detail.terms)}\n")
+            if r.detail.quotes:
+                q = r.detail.quotes[0]
+                sys.stdout.write(f"  “{q.text}” — {q.speaker or 'unattributed'}\n")
+        sys.stdout.write(f"{len(results)} matching article(s)\n")
+    return 1 if failed == len(sources) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
