@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,12 @@ from typing import Any
 import pytest
 
 _real_connect = socket.socket.connect
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # python-telegram-bot 22 warns (an error under -W error) when it builds a RetryAfter unless
+    # it is told to use timedelta already; the entry point sets the same.
+    os.environ["PTB_TIMEDELTA"] = "true"
 
 
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
@@ -36,3 +43,22 @@ def analyser() -> Any:
     from watchers.nlp import load_analyser
 
     return load_analyser("en_core_web_sm")
+
+
+@pytest.fixture
+def telegram() -> Iterator[Any]:
+    """A fake Bot API server on 127.0.0.1 that real python-telegram-bot talks to."""
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram() as fake:
+        yield fake
+    assert not fake.internal_errors, fake.internal_errors
+
+
+@pytest.fixture
+def feeds() -> Iterator[Any]:
+    """A local HTTP server publishing feeds."""
+    from tests.fakes.feeds import FeedServer
+
+    with FeedServer() as server:
+        yield server

@@ -1,0 +1,162 @@
+"""Every command answers in plain words, also on bad input (real PTB, fake Bot API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import NewswatchApp
+from tests.fakes.feeds import FeedServer, rss
+from tests.fakes.telegram import FakeTelegram
+from tests.integration.harness import bot_config, running_bot
+
+CHAT = 777
+
+
+@pytest.fixture
+async def app(
+    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+) -> AsyncIterator[NewswatchApp]:
+    feeds.publish("/default.xml", rss([{"title": "Old story", "guid": "old-1"}], title="Default"))
+    config = bot_config(tmp_path, telegram, [feeds.url("/default.xml")], polling={"interval": 60})
+    async with running_bot(config, telegram, analyser) as application:
+        yield application
+
+
+class Chat:
+    """Send a command and wait for the bot's answer."""
+
+    def __init__(self, telegram: FakeTelegram, chat_id: int = CHAT, **kw: Any) -> None:
+        self.telegram, self.chat_id, self.kw = telegram, chat_id, kw
+
+    async def say(self, text: str) -> str:
+        before = len(self.telegram.sent_to(self.chat_id))
+        self.telegram.user_sends(text, chat_id=self.chat_id, **self.kw)
+        messages = await self.telegram.wait_for_messages(self.chat_id, before + 1, timeout=10)
+        return messages[before].plain_text
+
+
+async def test_commands_before_start_say_to_start(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    answer = await Chat(telegram).say("/watch gas")
+    assert "/start" in answer
+
+
+async def test_start_follows_default_feeds_and_explains(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    chat = Chat(telegram)
+    answer = await chat.say("/start")
+    assert "You follow 1 feed" in answer and "/watch" in answer
+    feeds = await chat.say("/feeds")
+    assert "1. Feed 1" in feeds
+
+
+async def test_watch_list_and_unwatch(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    assert "Watching Embassies" in await chat.say("/watch Embassies: Russia AND embassy")
+    assert "Watching gas OR LNG" in await chat.say("/watch gas OR LNG")
+    listing = await chat.say("/watchlists")
+    assert "1. Embassies: Russia AND embassy" in listing
+    assert "2. gas OR LNG: gas OR LNG" in listing
+    assert "Stopped watching Embassies" in await chat.say("/unwatch 1")
+    assert "no watchlist number 5" in await chat.say("/unwatch 5")
+    assert "no watchlist called “nope”" in await chat.say("/unwatch nope")
+    assert "Embassies" not in await chat.say("/watchlists")
+
+
+async def test_bad_query_shows_where(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    answer = await chat.say("/watch Russia AND (embassy")
+    assert "missing ) for the ( at position 12" in answer
+    assert "Russia AND (embassy\n           ^" in answer
+    assert "/watchlists" not in answer
+    assert "No watchlists yet" in await chat.say("/watchlists")
+
+
+async def test_empty_arguments_get_usage(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    assert "/watch Russia AND embassy" in await chat.say("/watch")
+    assert "/addfeed https://" in await chat.say("/addfeed")
+    assert "/removefeed" in await chat.say("/removefeed")
+
+
+async def test_addfeed_checks_the_feed_and_removefeed(
+    app: NewswatchApp, telegram: FakeTelegram, feeds: FeedServer
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    feeds.publish(
+        "/extra.xml",
+        rss([{"title": "A", "guid": "a"}, {"title": "B", "guid": "b"}], title="Extra News"),
+    )
+    answer = await chat.say(f"/addfeed {feeds.url('/extra.xml')}")
+    assert "Following Extra News (2 stories in it now)" in answer
+    feeds.status("/gone.xml", 404)
+    answer = await chat.say(f"/addfeed {feeds.url('/gone.xml')}")
+    assert "couldn't add that feed" in answer and "404" in answer
+    feeds.publish("/page.html", "<html><body><p>Hello</p></body></html>", content_type="text/html")
+    assert "couldn't add that feed" in await chat.say(f"/addfeed {feeds.url('/page.html')}")
+    answer = await chat.say("/addfeed ftp://example.org/feed")
+    assert "couldn't add that feed: only http and https addresses are supported" in answer
+    listing = await chat.say("/feeds")
+    assert "1. Feed 1" in listing and "2. Extra News" in listing
+    assert "Stopped following Extra News" in await chat.say("/removefeed 2")
+    assert "no feed number 9" in await chat.say("/removefeed 9")
+
+
+async def test_stop_pauses_and_start_resumes(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    await chat.say("/watch gas")
+    assert "paused" in await chat.say("/stop")
+    assert "/start" in await chat.say("/watchlists")
+    assert "watchlist(s) are active again" in await chat.say("/start")
+
+
+async def test_help_and_query_help(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    assert "/watch" in await chat.say("/help")
+    answer = await chat.say("/help query")
+    assert "NEAR/" in answer and "PERSON:" in answer
+
+
+async def test_settings_commands(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    await chat.say("/watch Embassies: Russia AND embassy")
+    assert "Timezone set to Europe/Berlin" in await chat.say("/timezone europe/berlin")
+    answer = await chat.say("/timezone Europe/Berln")
+    assert "Europe/Berlin" in answer  # a suggestion
+    assert "daily 08:00" in await chat.say("/schedule daily 08:00")
+    assert "Embassies" in await chat.say("/schedule Embassies: hourly")
+    assert "use one of" in await chat.say("/schedule sometimes")
+    assert "Quiet hours 22:00-07:00" in await chat.say("/quiet 22:00-07:00")
+    assert "Quiet hours are off" in await chat.say("/quiet off")
+    assert "muted until" in await chat.say("/mute Embassies 2h")
+    assert "unmuted" in await chat.say("/mute 1 off")
+    assert "is paused" in await chat.say("/pause 1")
+    assert "watching again" in await chat.say("/resume Embassies")
+    assert "Nothing new is waiting" in await chat.say("/digest now")
+
+
+async def test_group_commands_addressed_to_the_bot(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    group = Chat(telegram, -9001, chat_type="supergroup", chat_title="Newsroom")
+    assert "newswatch" in await group.say("/start@newswatch_test_bot")
+    assert "Watching" in await group.say("/watch@newswatch_test_bot gas")
+
+
+async def test_channel_posts_are_commands_too(app: NewswatchApp, telegram: FakeTelegram) -> None:
+    before = len(telegram.sent_to(-100777))
+    telegram.channel_post("/start", chat_id=-100777)
+    messages = await telegram.wait_for_messages(-100777, before + 1, timeout=10)
+    assert "newswatch" in messages[-1].plain_text
