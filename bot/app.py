@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -32,12 +33,12 @@ from watchers.store import open_storage
 logger = logging.getLogger(__name__)
 
 NewswatchApp = Application[
-    ExtBot[None],
+    ExtBot[int],
     Context,
-    dict[object, object],
-    dict[object, object],
+    dict[Any, Any],
+    dict[Any, Any],
     BotData,
-    object,
+    Any,  # the JobQueue, typed by the builder with its default context
 ]
 
 POLL_JOB = "newswatch-poll"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -39,4 +40,4 @@ class BotData:
         return self.services
 
 
-Context = CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]
+Context = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
