@@ -20,6 +20,7 @@ Words = tuple[str, ...]  # inflection keys of consecutive words
 class Country:
     code: str
     name: str  # the usual English name
+    demonym: str  # the usual demonym, as written ("" if none)
     names: tuple[Words, ...]  # every name and short form, as inflection keys
     demonyms: tuple[Words, ...]
 
@@ -42,14 +43,14 @@ def _parse_table(text: str) -> tuple[Country, ...]:
             continue
         code, names, demonyms = line.split("\t")
         name_list = names.split("|")
+        demonym_list = [d for d in demonyms.split("|") if d]
         countries.append(
             Country(
                 code=code,
                 name=name_list[0],
+                demonym=demonym_list[0] if demonym_list else "",
                 names=tuple(dict.fromkeys(w for n in name_list if (w := words_of(n)))),
-                demonyms=tuple(
-                    dict.fromkeys(w for d in demonyms.split("|") if d and (w := words_of(d)))
-                ),
+                demonyms=tuple(dict.fromkeys(w for d in demonym_list if (w := words_of(d)))),
             )
         )
     return tuple(countries)

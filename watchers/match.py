@@ -37,6 +37,7 @@ from watchers.query import (
     Query,
     Source,
     Words,
+    leaves,
 )
 from watchers.text import inflection_key
 from watchers.text import words_of_text as _words
@@ -89,9 +90,11 @@ class _Doc:
     keys: list[str]
     norms: list[str]
     title_n: int  # tokens [0, title_n) are the title
+    key_set: frozenset[str]
     _positions: dict[str, list[int]] | None = None
     _entities: list[tuple[str, int, int]] | None = None  # (label, first token, end token)
     _sources: list[tuple[str, ...]] | None = None
+    _vocabulary: tuple[list[str], dict[str, list[int]]] | None = None
 
     @classmethod
     def of(cls, analysis: Analysis) -> _Doc:
@@ -102,7 +105,8 @@ class _Doc:
             if t.start >= title_end:
                 break
             title_n += 1
-        return cls(analysis, tokens, [t.key for t in tokens], [t.norm for t in tokens], title_n)
+        keys = [t.key for t in tokens]
+        return cls(analysis, tokens, keys, [t.norm for t in tokens], title_n, frozenset(keys))
 
     @property
     def positions(self) -> dict[str, list[int]]:
@@ -116,6 +120,20 @@ class _Doc:
                     found.append(i)
             self._positions = positions
         return self._positions
+
+    @property
+    def vocabulary(self) -> tuple[list[str], dict[str, list[int]]]:
+        """The distinct normalised words, sorted, and where each occurs."""
+        if self._vocabulary is None:
+            where: dict[str, list[int]] = {}
+            for i, norm in enumerate(self.norms):
+                found = where.get(norm)
+                if found is None:
+                    where[norm] = [i]
+                else:
+                    found.append(i)
+            self._vocabulary = (sorted(where), where)
+        return self._vocabulary
 
     @property
     def entities(self) -> list[tuple[str, int, int]] | None:
@@ -169,8 +187,16 @@ def _words_at(doc: _Doc, keys: tuple[str, ...], title_only: bool = False) -> lis
 
 
 def _prefix_at(doc: _Doc, prefix: str, title_only: bool = False) -> list[Span]:
-    norms = doc.norms[: doc.title_n] if title_only else doc.norms
-    return [(i, i + 1) for i, norm in enumerate(norms) if norm.startswith(prefix)]
+    """Words starting with ``prefix``: a binary search in the article's sorted distinct words."""
+    vocabulary, where = doc.vocabulary
+    first = bisect_left(vocabulary, prefix)
+    last = bisect_left(vocabulary, prefix + "\U0010ffff", first)
+    if first == last:
+        return []
+    positions = sorted(p for norm in vocabulary[first:last] for p in where[norm])
+    if title_only:
+        positions = [p for p in positions if p < doc.title_n]
+    return [(p, p + 1) for p in positions]
 
 
 def _source_has(doc: _Doc, words: tuple[str, ...]) -> bool:
@@ -316,34 +342,66 @@ def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
 
 def _test(node: Node, doc: _Doc) -> bool:
     """Whether ``node`` matches (short-circuit; reports nothing)."""
-    if isinstance(node, And):
-        return all(_test(c, doc) for c in node.children)
-    if isinstance(node, Or):
-        return any(_test(c, doc) for c in node.children)
-    if isinstance(node, Not):
+    kind = type(node)
+    if kind is Words:
+        assert isinstance(node, Words)
+        if len(node.keys) == 1 and node.field is Field.TEXT:
+            return node.keys[0] in doc.key_set
+        return bool(_words_at(doc, node.keys, node.field is Field.TITLE))
+    if kind is And:
+        assert isinstance(node, And)
+        for child in node.children:  # noqa: SIM110 - a plain loop is faster than all(genexpr)
+            if not _test(child, doc):
+                return False
+        return True
+    if kind is Or:
+        assert isinstance(node, Or)
+        for child in node.children:  # noqa: SIM110
+            if _test(child, doc):
+                return True
+        return False
+    if kind is Not:
+        assert isinstance(node, Not)
         return not _test(node.child, doc)
-    if isinstance(node, Near):
+    if kind is Near:
+        assert isinstance(node, Near)
         return bool(_near_at(doc, node)[0])
+    assert isinstance(node, Prefix | EntityTerm | Source)
     return bool(_leaf_at(doc, node))
 
 
 def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int]]) -> bool:
     """Whether ``node`` matches; if so, add the matching terms and their character spans."""
-    if isinstance(node, And):
+    kind = type(node)
+    if kind is Words:
+        assert isinstance(node, Words)
+        if len(node.keys) == 1 and node.field is Field.TEXT:
+            found = doc.positions.get(node.keys[0])
+            if not found:
+                return False
+            terms.append(node.text)
+            tokens = doc.tokens
+            spans.extend((tokens[p].start, tokens[p].end) for p in found)
+            return True
+    elif kind is And:
+        assert isinstance(node, And)
         mark_t, mark_s = len(terms), len(spans)
         for child in node.children:
             if not _collect(child, doc, terms, spans):
                 del terms[mark_t:], spans[mark_s:]
                 return False
         return True
-    if isinstance(node, Or):
+    elif kind is Or:
+        assert isinstance(node, Or)
         matched = False
         for child in node.children:
             matched = _collect(child, doc, terms, spans) or matched
         return matched
-    if isinstance(node, Not):
+    elif kind is Not:
+        assert isinstance(node, Not)
         return not _test(node.child, doc)
-    if isinstance(node, Near):
+    elif kind is Near:
+        assert isinstance(node, Near)
         left, right = _near_at(doc, node)
         if not left:
             return False
@@ -351,6 +409,7 @@ def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int
         spans.extend(doc.span(o) for o in left)
         spans.extend(doc.span(o) for o in right)
         return True
+    assert isinstance(node, Words | Prefix | EntityTerm | Source)
     occs = _leaf_at(doc, node)
     if not occs:
         return False
@@ -428,13 +487,16 @@ _COMMON = frozenset(
     )
 )
 _CACHE_SIZE = 256  # analyses whose candidates are remembered (needs_entities, then match)
-_MIN_DOCS = 50  # observed articles before document frequencies are trusted over the prior
+_MIN_DOCS = 200  # observed articles before document frequencies are trusted over the prior
+_REINDEX_AT = frozenset({256, 4096})  # observed articles after which every query is refiled
 
 
 @dataclass(slots=True)
 class _Entry:
     query: Query
     index_terms: tuple[IndexTerm, ...]
+    all_keys: frozenset[str]  # every matching article has all these keys
+    any_keys: tuple[frozenset[str], ...]  # ... and one key of each of these sets
 
 
 @dataclass(slots=True)
@@ -442,15 +504,18 @@ class Matcher:
     """Compiled watchlists and their index. Mutable; not thread-safe; no globals.
 
     ``add``/``remove`` update the index in place. ``observe`` (also called by ``match``) keeps
-    document frequencies of indexed words, used to choose the rarest term of an AND for queries
-    added later.
+    the document frequencies of the words the queries use; they decide which term of an AND is
+    the rarest (before enough articles were seen, a prior from word length and a list of common
+    words does). ``reindex`` files every query again with the current frequencies; it runs by
+    itself once after the first 256 and after 4,096 articles.
     """
 
     _entries: dict[int, _Entry] = field(default_factory=dict)
     _by_key: dict[str, set[int]] = field(default_factory=dict)
     _by_prefix: dict[str, dict[str, set[int]]] = field(default_factory=dict)  # first 3 chars
     _by_source: dict[str, set[int]] = field(default_factory=dict)
-    _df: dict[str, int] = field(default_factory=dict)
+    _df: dict[str, int] = field(default_factory=dict)  # articles seen with each query word
+    _query_words: dict[str, int] = field(default_factory=dict)  # query word -> queries using it
     _docs: int = 0
     _cache: dict[int, tuple[object, object, frozenset[int]]] = field(default_factory=dict)
 
@@ -464,11 +529,25 @@ class Matcher:
         """Add (or replace) a watchlist's query."""
         if watchlist_id in self._entries:
             self.remove(watchlist_id)
-        terms = self._index_terms(query.root)
+        for key in _leaf_keys(query.root):
+            self._query_words[key] = self._query_words.get(key, 0) + 1
+        clauses = _requirements(query.root)
+        entry = _Entry(
+            query,
+            (),
+            frozenset(k for c in clauses if len(c) == 1 for k in c),
+            tuple(dict.fromkeys(c for c in clauses if len(c) > 1)),
+        )
+        self._entries[watchlist_id] = entry
+        self._file(watchlist_id, entry)
+        self._cache.clear()
+
+    def _file(self, watchlist_id: int, entry: _Entry) -> None:
+        terms = self._index_terms(entry.query.root)
         if terms is None:  # pragma: no cover - parse_query refuses such queries
             raise ValueError("a query that can only exclude cannot be indexed")
-        index_terms = tuple(dict.fromkeys(t for t, _ in terms))
-        for kind, value in index_terms:
+        entry.index_terms = tuple(dict.fromkeys(t for t, _ in terms))
+        for kind, value in entry.index_terms:
             if kind == _K:
                 self._by_key.setdefault(value, set()).add(watchlist_id)
             elif kind == _P:
@@ -476,7 +555,14 @@ class Matcher:
                 bucket.setdefault(value, set()).add(watchlist_id)
             else:
                 self._by_source.setdefault(value, set()).add(watchlist_id)
-        self._entries[watchlist_id] = _Entry(query, index_terms)
+
+    def reindex(self) -> None:
+        """File every query again, choosing index terms with the current word frequencies."""
+        self._by_key.clear()
+        self._by_prefix.clear()
+        self._by_source.clear()
+        for watchlist_id, entry in self._entries.items():
+            self._file(watchlist_id, entry)
         self._cache.clear()
 
     def remove(self, watchlist_id: int) -> None:
@@ -484,6 +570,13 @@ class Matcher:
         entry = self._entries.pop(watchlist_id, None)
         if entry is None:
             return
+        for key in _leaf_keys(entry.query.root):
+            left = self._query_words[key] - 1
+            if left:
+                self._query_words[key] = left
+            else:
+                del self._query_words[key]
+                self._df.pop(key, None)
         for kind, value in entry.index_terms:
             if kind == _P:
                 bucket = self._by_prefix[value[:3]]
@@ -501,22 +594,21 @@ class Matcher:
 
     def candidates(self, analysis: Analysis) -> set[int]:
         """The watchlists that may match ``analysis`` (a superset of those that do)."""
-        return set(self._candidates(analysis))
+        return set(self._candidates(analysis, _Doc.of(analysis)))
 
-    def _candidates(self, analysis: Analysis) -> frozenset[int]:
+    def _candidates(self, analysis: Analysis, doc: _Doc) -> frozenset[int]:
         cached = self._cache.get(id(analysis.tokens))
         if cached is not None and cached[0] is analysis.tokens and cached[1] is analysis.sources:
             return cached[2]
         found: set[int] = set()
         by_key = self._by_key
-        keys = {t.key for t in analysis.tokens}
-        for key in keys:
+        for key in doc.key_set:
             ids = by_key.get(key)
             if ids:
                 found.update(ids)
         if self._by_prefix:
             by_prefix = self._by_prefix
-            for norm in {t.norm for t in analysis.tokens}:
+            for norm in set(doc.norms):
                 bucket = by_prefix.get(norm[:3])
                 if not bucket:
                     continue
@@ -530,8 +622,8 @@ class Matcher:
                         if ids:
                             found.update(ids)
         if self._by_source:
-            for source in analysis.sources:
-                for word in _SOURCE_SPLIT.split(source):
+            for source in doc.sources:
+                for word in source:
                     ids = self._by_source.get(word)
                     if ids:
                         found.update(ids)
@@ -545,39 +637,58 @@ class Matcher:
         """Whether some candidate's result depends on named entities (so run NER first)."""
         if analysis.entities is not None:
             return False
-        entries = self._entries
-        candidates = [
-            entries[i].query for i in self._candidates(analysis) if entries[i].query.uses_entities
-        ]
-        if not candidates:
-            return False
         doc = _Doc.of(analysis)
-        return any(_test_unknown(q.root, doc) is None for q in candidates)
+        entries = self._entries
+        key_set = doc.key_set
+        for watchlist_id in self._candidates(analysis, doc):
+            entry = entries[watchlist_id]
+            if (
+                entry.query.uses_entities
+                and _possible(entry, key_set)
+                and _test_unknown(entry.query.root, doc) is None
+            ):
+                return True
+        return False
 
     def match(self, analysis: Analysis) -> list[Match]:
         """Every watchlist that matches ``analysis``, sorted by id, with terms and spans."""
-        candidates = self._candidates(analysis)
-        self.observe(analysis)
+        doc = _Doc.of(analysis)
+        candidates = self._candidates(analysis, doc)
+        self._observe(doc.key_set)
         if not candidates:
             return []
-        doc = _Doc.of(analysis)
+        key_set = doc.key_set
+        entries = self._entries
         out = []
         for watchlist_id in sorted(candidates):
-            found = _evaluate_doc(self._entries[watchlist_id].query, doc)
-            if found is not None:
-                out.append(Match(watchlist_id, found[0], found[1]))
+            entry = entries[watchlist_id]
+            if not entry.all_keys <= key_set:
+                continue
+            if entry.any_keys and not all(not c.isdisjoint(key_set) for c in entry.any_keys):
+                continue
+            terms: list[str] = []
+            spans: list[tuple[int, int]] = []
+            if _collect(entry.query.root, doc, terms, spans):  # one pass: usually a match
+                out.append(
+                    Match(watchlist_id, tuple(dict.fromkeys(terms)), tuple(sorted(set(spans))))
+                )
         return out
 
     # Rarity --------------------------------------------------------------------------------
 
     def observe(self, analysis: Analysis) -> None:
-        """Count the indexed words of one more article (document frequencies)."""
+        """Count the query words in one more article (document frequencies)."""
+        self._observe({t.key for t in analysis.tokens})
+
+    def _observe(self, keys: frozenset[str] | set[str]) -> None:
         self._docs += 1
         df = self._df
-        by_key = self._by_key
-        for key in {t.key for t in analysis.tokens}:
-            if key in by_key or key in df:
+        query_words = self._query_words
+        for key in keys:
+            if key in query_words:
                 df[key] = df.get(key, 0) + 1
+        if self._docs in _REINDEX_AT:
+            self.reindex()
 
     def _cost(self, key: str) -> float:
         if self._docs >= _MIN_DOCS:
@@ -630,6 +741,52 @@ class Matcher:
 
     def _prefix_term(self, prefix: str) -> tuple[IndexTerm, float]:
         return (_P, prefix), min(1.0, 2 * 0.2 / max(1, len(prefix) - 2))
+
+
+def _leaf_keys(node: Node) -> list[str]:
+    """Every word key the query's leaves use (their frequencies are worth counting)."""
+    out: list[str] = []
+    for leaf in leaves(node):
+        if isinstance(leaf, Words):
+            out.extend(leaf.keys)
+        elif isinstance(leaf, EntityTerm):
+            out.extend(leaf.keys)
+            for alias in leaf.aliases:
+                out.extend(alias)
+    return list(dict.fromkeys(out))
+
+
+def _possible(entry: _Entry, key_set: frozenset[str]) -> bool:
+    """A cheap necessary condition: the keys every match of the entry contains are there."""
+    if not entry.all_keys <= key_set:
+        return False
+    return all(not clause.isdisjoint(key_set) for clause in entry.any_keys)
+
+
+def _requirements(node: Node) -> list[frozenset[str]]:
+    """Sets of keys such that every matching article has a key of each set."""
+    if isinstance(node, Words):
+        return [frozenset((k,)) for k in node.keys]
+    if isinstance(node, EntityTerm):
+        if node.prefix:
+            return []
+        if not node.aliases:
+            return [frozenset((k,)) for k in node.keys]
+        return [frozenset(words[0] for words in (node.keys, *node.aliases))]
+    if isinstance(node, Near):
+        return _requirements(node.left) + _requirements(node.right)
+    if isinstance(node, And):
+        return [c for child in node.children for c in _requirements(child)]
+    if isinstance(node, Or):
+        union: set[str] = set()
+        for child in node.children:
+            clauses = _requirements(child)
+            if not clauses:
+                return []
+            smallest: frozenset[str] = min(clauses, key=len)
+            union.update(smallest)
+        return [frozenset(union)]
+    return []  # Not, Prefix, Source
 
 
 def _discard(index: dict[str, set[int]], value: str, watchlist_id: int) -> None:
