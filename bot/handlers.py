@@ -87,6 +87,26 @@ def _known_chat(update: Update, services: Services) -> Chat:
     return stored
 
 
+ADMIN_STATUSES = ("creator", "administrator")
+
+
+async def _require_admin(update: Update, context: Context) -> None:
+    """In groups, only admins change what newswatch does; anyone may read and ask for help."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or chat.type not in ("group", "supergroup"):
+        return  # private chats; and in channels only admins can post
+    if message is not None and message.sender_chat is not None:
+        if message.sender_chat.id == chat.id:
+            return  # an anonymous admin, posting as the group
+        raise CommandError("Only the group's admins can change newswatch here.")
+    user = update.effective_user
+    if user is None:
+        raise CommandError("Only the group's admins can change newswatch here.")
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    if member.status not in ADMIN_STATUSES:
+        raise CommandError("Only the group's admins can change newswatch here.")
+
+
 def render_query_error(query: str, error: QueryError) -> str:
     lines = [f"I couldn't read that query: {escape(error.message, quote=False)}."]
     if 0 < error.position <= len(query) + 1:
@@ -123,6 +143,7 @@ def _pick(items: list[Watchlist], arg: str) -> Watchlist:
 
 
 async def cmd_start(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     now = services.clock()
     chat = _chat_of(update)
@@ -196,6 +217,7 @@ def split_name(arg: str) -> tuple[str, str]:
 
 
 async def cmd_watch(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -250,6 +272,7 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -273,6 +296,7 @@ async def cmd_feeds(update: Update, context: Context) -> None:
 
 
 async def cmd_addfeed(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -297,6 +321,7 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
 
 
 async def cmd_removefeed(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -320,6 +345,7 @@ async def cmd_removefeed(update: Update, context: Context) -> None:
 
 
 async def cmd_stop(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _chat_of(update)
     services.store.set_chat_active(chat.id, False)
@@ -351,6 +377,7 @@ async def on_error(update: object, context: Context) -> None:
 
 
 async def cmd_timezone(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -371,6 +398,7 @@ async def cmd_timezone(update: Update, context: Context) -> None:
 
 
 async def cmd_schedule(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -417,6 +445,7 @@ def _describe_schedule(schedule: str, timezone: str) -> str:
 
 
 async def cmd_quiet(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -443,6 +472,7 @@ async def cmd_quiet(update: Update, context: Context) -> None:
 
 
 async def cmd_mute(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -474,6 +504,7 @@ def mute_text(name: str, until: datetime, timezone: str) -> str:
 
 
 async def _set_paused(update: Update, context: Context, paused: bool) -> None:
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     arg = _args(update)
@@ -502,6 +533,7 @@ async def cmd_resume(update: Update, context: Context) -> None:
 
 async def cmd_digest(update: Update, context: Context) -> None:
     """``/digest now`` and ``/digest more`` (also ``/digest_more``): send what is waiting."""
+    await _require_admin(update, context)
     services = _services(context)
     chat = _known_chat(update, services)
     now = services.clock()
@@ -534,6 +566,11 @@ async def on_button(update: Update, context: Context) -> None:
     if watchlist is None or message is None or watchlist.chat_id != message.chat.id:
         await query.answer("That watchlist no longer exists.")
         return
+    if action in ("mute", "pause") and message.chat.type in ("group", "supergroup"):
+        member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
+        if member.status not in ADMIN_STATUSES:
+            await query.answer("Only the group's admins can change this watchlist.")
+            return
     if action == "mute":
         until = services.clock() + timedelta(days=1)
         services.store.set_watchlist_mute(watchlist.id, until)

@@ -512,6 +512,7 @@ class FakeTelegram:
         "getMyCommands",
         "deleteMyCommands",
         "getChat",
+        "getChatMember",
     )
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1") -> None:
@@ -534,6 +535,7 @@ class FakeTelegram:
 
         self._chats: dict[int, dict[str, Any]] = {}
         self._membership: dict[int, str] = {}
+        self._user_status: dict[tuple[int, int], str] = {}
         self._migrated: dict[int, int] = {}
         self._message_ids: dict[int, Iterator[int]] = {}
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -1408,6 +1410,25 @@ class FakeTelegram:
         with self._lock:
             self._commands.pop(key, None)
         return True
+
+    def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember answers for a user in a group (default: ``member``)."""
+        _chat_member(status, {})  # validates the status
+        with self._lock:
+            self._user_status[(chat_id, user_id)] = status
+
+    def _api_get_chat_member(self, params: _Params) -> dict[str, Any]:
+        chat = self._resolve_chat(params.chat_ref())
+        user_id = params.integer("user_id")
+        if user_id is None:
+            raise _bad_request("invalid user_id specified")
+        if user_id == BOT_ID:
+            return _chat_member(self._membership.get(chat["id"], "member"), self.bot_user)
+        status = self._user_status.get((chat["id"], user_id))
+        if status is None:
+            status = "creator" if chat["type"] == "private" else "member"
+        user = {"id": user_id, "is_bot": False, "first_name": "Ann"}
+        return _chat_member(status, user)
 
     def _api_get_chat(self, params: _Params) -> dict[str, Any]:
         chat = dict(self._resolve_chat(params.chat_ref()))

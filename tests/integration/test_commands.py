@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import NewswatchApp
 from tests.fakes.feeds import FeedServer, rss
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import DEFAULT_USER_ID, FakeTelegram
 from tests.integration.harness import bot_config, running_bot
 
 CHAT = 777
@@ -147,12 +147,21 @@ async def test_settings_commands(app: NewswatchApp, telegram: FakeTelegram) -> N
     assert "Nothing new is waiting" in await chat.say("/digest now")
 
 
-async def test_group_commands_addressed_to_the_bot(
+async def test_in_groups_only_admins_change_things(
     app: NewswatchApp, telegram: FakeTelegram
 ) -> None:
     group = Chat(telegram, -9001, chat_type="supergroup", chat_title="Newsroom")
+    telegram.add_chat(-9001, chat_type="supergroup", title="Newsroom")
+    telegram.set_member_status(-9001, DEFAULT_USER_ID, "administrator")
     assert "newswatch" in await group.say("/start@newswatch_test_bot")
     assert "Watching" in await group.say("/watch@newswatch_test_bot gas")
+    telegram.set_member_status(-9001, DEFAULT_USER_ID, "member")
+    assert "Only the group's admins" in await group.say("/unwatch 1")
+    assert "gas" in await group.say("/watchlists")  # reading is for everyone
+    before = len(telegram.sent_to(-9001))
+    telegram.anonymous_admin_sends("/unwatch 1", chat_id=-9001, chat_title="Newsroom")
+    messages = await telegram.wait_for_messages(-9001, before + 1, timeout=10)
+    assert "Stopped watching gas" in messages[-1].plain_text
 
 
 async def test_channel_posts_are_commands_too(app: NewswatchApp, telegram: FakeTelegram) -> None:

@@ -95,6 +95,21 @@ async def test_first_alert_end_to_end(
         )
         assert "— Zakharova" in digest.plain_text
         assert "Storm" not in digest.plain_text and "hockey" not in digest.plain_text
+        assert not digest.link_preview_disabled  # one story: its preview is useful
+
+        # The buttons under the digest answer at once.
+        buttons = [b["callback_data"] for b in digest.reply_markup["inline_keyboard"][0]]
+        assert buttons == ["mute:1", "pause:1", "query:1"]
+        telegram.user_presses(CHAT, digest.message_id, "query:1")
+        await telegram.wait_for(lambda: len(telegram.callback_answers) == 1)
+        answer = telegram.callback_answers[0]
+        assert answer.text == "Russia AND embassy: Russia AND embassy" and answer.show_alert
+        telegram.user_presses(CHAT, digest.message_id, "mute:1")
+        await telegram.wait_for(lambda: len(telegram.callback_answers) == 2)
+        assert telegram.callback_answers[1].text == "Russia AND embassy is muted for a day."
+        telegram.user_presses(CHAT, digest.message_id, "mute:99")
+        await telegram.wait_for(lambda: len(telegram.callback_answers) == 3)
+        assert telegram.callback_answers[2].text == "That watchlist no longer exists."
 
         feeds.publish("/world.xml", rss([LATER_UNRELATED, EMBASSY, *UNRELATED]))
         await _polled(feeds, "/world.xml", 2)
