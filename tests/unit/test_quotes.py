@@ -1,0 +1,365 @@
+"""Quote extraction: the hard cases one by one, the helpers, robustness, and the annotated set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.quotes import evaluate, load_articles, plain
+from watchers.model import Entity, Quote
+from watchers.quotes import choose_key_quotes, extract_quotes, shorten, snippet
+
+
+def _one(text: str, entities: list[Entity] | None = None) -> Quote:
+    quotes = extract_quotes(text, entities)
+    assert len(quotes) == 1, quotes
+    return quotes[0]
+
+
+def _pairs(text: str) -> list[tuple[str, str | None, bool]]:
+    return [(q.text, q.speaker, q.full) for q in extract_quotes(text)]
+
+
+# -- finding quotes ----------------------------------------------------------------------------
+
+
+def test_curly_quote_attributed_after() -> None:
+    text = "Talks resumed on Monday.\n\n“We are ready,” Zakharova said."
+    q = _one(text)
+    assert (q.text, q.speaker, q.full) == ("We are ready.", "Zakharova", True)
+    assert text[q.start : q.end] == "We are ready,"
+
+
+def test_straight_quotes_and_inverted_verb() -> None:
+    q = _one('"The market had priced in two cuts," said Tomás Ribeiro, chief economist at a bank.')
+    assert q.text == "The market had priced in two cuts."
+    assert q.speaker == "Tomás Ribeiro"
+
+
+def test_attribution_before_with_colon() -> None:
+    q = _one("Energy Minister Tom Gallagher said: “This project will power a million homes.”")
+    assert (q.speaker, q.full) == ("Tom Gallagher", True)
+
+
+def test_attribution_with_time_and_place_between() -> None:
+    assert _one("“It is over,” Peskov said on Tuesday.").speaker == "Peskov"
+    assert _one("“It is over,” Hrytsenko told reporters in Geneva.").speaker == "Hrytsenko"
+    assert _one("“It is over,” she later told the BBC.").speaker is None  # nobody to refer to
+
+
+def test_according_to() -> None:
+    q = _one("“The problem has not gone away,” according to Dr. Liam Fraser, a consultant.")
+    assert q.speaker == "Liam Fraser"
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        "said",
+        "says",
+        "told reporters",
+        "added",
+        "wrote",
+        "warned",
+        "stated",
+        "argued",
+        "insisted",
+        "noted",
+        "explained",
+        "claimed",
+        "announced",
+    ],
+)
+def test_common_reporting_verbs(verb: str) -> None:
+    q = _one(f"Officials met on Friday. “There will be no delay,” Anna Berg {verb}.")
+    assert q.speaker == "Anna Berg"
+
+
+def test_multi_sentence_quote() -> None:
+    q = _one("“We know we touched down. We know we had power,” mission director Carla Mendes said.")
+    assert q.text == "We know we touched down. We know we had power."
+    assert q.speaker == "Carla Mendes"
+
+
+def test_split_quote_is_one_quote() -> None:
+    text = (
+        "Kremlin spokesman Dmitry Peskov spoke to reporters.\n\n"
+        "“We are ready to sign. The rest will take longer,” Peskov said on a call. "
+        "“Nobody should expect miracles.”"
+    )
+    q = _one(text)
+    assert (
+        q.text == "We are ready to sign. The rest will take longer. Nobody should expect miracles."
+    )
+    assert q.speaker == "Dmitry Peskov"
+    assert text[q.start : q.end].startswith("We are ready")
+    assert text[q.start : q.end].endswith("miracles.")
+
+
+def test_quote_over_two_paragraphs() -> None:
+    text = (
+        "“I have asthma,” said Nadia Farouk, one of the organisers. “We walk to school every day."
+        "\n\n“Tonight I will have to explain it to her.”\n\nThe council met later."
+    )
+    q = _one(text)
+    assert q.text == (
+        "I have asthma. We walk to school every day. Tonight I will have to explain it to her."
+    )
+    assert q.speaker == "Nadia Farouk"
+
+
+def test_new_paragraph_quote_continues_the_speaker() -> None:
+    text = (
+        'Eastbrook coach Lena Vogt was furious. "It was a clear push," Vogt said.\n\n'
+        '"We will be asking the league for an explanation."'
+    )
+    assert [q.speaker for q in extract_quotes(text)] == ["Lena Vogt", "Lena Vogt"]
+
+
+def test_trump_trap_credits_the_attribution_after_the_quote() -> None:
+    text = (
+        "“We will not move first,” said President Xi Jinping. "
+        "“Talks are going well. We have a great relationship with China. They know that,” "
+        "Trump told reporters."
+    )
+    quotes = extract_quotes(text)
+    assert [q.speaker for q in quotes] == ["Xi Jinping", "Trump"]
+
+
+# -- speakers ----------------------------------------------------------------------------------
+
+
+def test_title_before_name_is_dropped() -> None:
+    assert _one("President Emmanuel Macron said: “France is ready.”").speaker == "Emmanuel Macron"
+    q = _one("Foreign Ministry spokeswoman Maria Zakharova said: “We are ready.”")
+    assert q.speaker == "Maria Zakharova"
+    q = _one("“We are ready,” Dutch Prime Minister Pieter de Vries said.")
+    assert q.speaker == "Pieter de Vries"
+
+
+def test_surname_resolves_to_full_name() -> None:
+    text = (
+        "Kremlin spokesman Dmitry Peskov spoke in Moscow. Later Mr Peskov was asked again.\n\n"
+        "“Nothing has changed,” Peskov said."
+    )
+    assert _one(text).speaker == "Dmitry Peskov"
+
+
+def test_pronoun_resolves_to_subject_of_previous_sentence() -> None:
+    text = (
+        "Nakamura will face either Sara Lindholm or Jess Porter in the final. "
+        "Asked which she would prefer, she laughed: “Whoever is more tired.”"
+    )
+    text = "Japan's Aiko Nakamura won on Thursday.\n\n" + text
+    assert _one(text).speaker == "Aiko Nakamura"
+
+
+def test_zakharova_without_entities_and_with_a_wrong_hint() -> None:
+    text = "Foreign Ministry spokeswoman Maria Zakharova spoke.\n\n“We are ready,” Zakharova said."
+    assert _one(text).speaker == "Maria Zakharova"
+    start = text.rindex("Zakharova")
+    wrong = [Entity("ORG", start, start + len("Zakharova"), "Zakharova")]
+    assert _one(text, wrong).speaker == "Maria Zakharova"
+
+
+def test_description_resolves_to_named_person() -> None:
+    text = (
+        "Justice Helen Okafor said the process had been rushed.\n\n"
+        "“A creditor has not been consulted,” the judge wrote in her ruling."
+    )
+    assert _one(text).speaker == "Helen Okafor"
+
+
+def test_unnamed_source_keeps_its_description() -> None:
+    text = (
+        "A Western diplomat familiar with the talks, who asked not to be named, was less upbeat. "
+        "“Nobody has opened it yet,” the diplomat said."
+    )
+    assert _one(text).speaker == "a Western diplomat familiar with the talks"
+
+
+def test_organisation_speakers() -> None:
+    text = (
+        'The Rail Operators Group, which represents the companies, said it was "deeply hurt". '
+        '"Our offer was fair," the group said in a statement.'
+    )
+    assert [q.speaker for q in extract_quotes(text)] == ["Rail Operators Group"] * 2
+    q = _one("“Please stay at home,” the civil protection agency said on social media.")
+    assert q.speaker == "the civil protection agency"
+
+
+def test_unattributed_sign_has_no_speaker() -> None:
+    q = _one("A sign taped to the door read: “Closed because of the flood. Call 112.”")
+    assert (q.speaker, q.full) == (None, True)
+
+
+# -- partial quotes and non-quotes -------------------------------------------------------------
+
+
+def test_partial_quotes_with_their_speaker() -> None:
+    text = (
+        "Kremlin spokesman Dmitry Peskov told reporters that the talks were “very well advanced” "
+        "and that a text could be ready “within days, not weeks”."
+    )
+    assert _pairs(text) == [
+        ("very well advanced", "Dmitry Peskov", False),
+        ("within days, not weeks", "Dmitry Peskov", False),
+    ]
+
+
+def test_scare_quotes_and_titles_are_not_quotes() -> None:
+    assert extract_quotes("Parliament passed the so-called “reforms” on Tuesday.") == []
+    assert extract_quotes("Her memoir, “The Last Boats Out”, was published last year.") == []
+
+
+def test_partial_ranks_below_full() -> None:
+    text = (
+        "Peskov said the talks were “very well advanced”. "
+        "“We are ready,” said Dmitry Peskov on Tuesday."
+    )
+    quotes = extract_quotes(text)
+    assert [q.full for q in quotes] == [False, True]
+    assert choose_key_quotes(quotes, [(0, 6)], n=2)[0].full
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+
+def test_apostrophes_and_nested_single_quotes() -> None:
+    text = (
+        "“The so-called ‘technical annex’ is where the ministry’s real fight is, and we don’t "
+        "know why,” the diplomat said. Moscow’s view differs."
+    )
+    q = _one(text)
+    assert q.text.startswith("The so-called ‘technical annex’ is where the ministry’s")
+    assert q.text.endswith("we don’t know why.")
+
+
+def test_unbalanced_marks_do_not_swallow_the_text() -> None:
+    text = (
+        "He called it “a disgrace and left.\n\n"
+        "“We are ready,” Zakharova said.\n\n"
+        'A stray ” mark and a " here.'
+    )
+    assert _pairs(text) == [("We are ready.", "Zakharova", True)]
+
+
+def test_large_text_with_unbalanced_marks_is_fast() -> None:
+    chunk = (
+        "Officials said “the plan was ready and then ” nothing happened. “We will go on,” "
+        'Anna Berg said. A "stray mark, an ‘odd one and another “ one. '
+    ) * 8
+    text = ("\n\n".join([chunk] * 200))[:200_000]
+    started = time.perf_counter()
+    quotes = extract_quotes(text)
+    assert time.perf_counter() - started < 2.0
+    assert any(q.speaker == "Anna Berg" for q in quotes)
+
+
+def test_pathological_single_paragraph_is_fast() -> None:
+    text = ("“ word " * 20_000) + ('" x ' * 10_000)
+    started = time.perf_counter()
+    extract_quotes(text)
+    assert time.perf_counter() - started < 2.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .,:\n“”‘’\"'SZ")), max_size=200))
+def test_any_text_gives_well_formed_quotes(text: str) -> None:
+    quotes = extract_quotes(text)
+    previous_end = -1
+    for q in quotes:
+        assert 0 <= q.start < q.end <= len(text)
+        assert q.start >= previous_end
+        previous_end = q.end
+        assert q.text.strip()
+
+
+def test_no_quote_marks_no_quotes() -> None:
+    assert extract_quotes("") == []
+    assert extract_quotes("Nothing was said at all.") == []
+
+
+def test_module_is_pure() -> None:
+    code = (
+        "import sys, watchers.quotes\n"
+        "print(','.join(m for m in ('spacy', 'telegram', 'httpx', 'sqlite3') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+# -- choose_key_quotes -------------------------------------------------------------------------
+
+
+def _q(start: int, full: bool = True, speaker: str | None = "A B") -> Quote:
+    return Quote(f"quote at {start}", speaker, start, start + 10, full)
+
+
+def test_choose_prefers_full_quotes_with_a_speaker() -> None:
+    quotes = [_q(0, full=False), _q(100, speaker=None), _q(500)]
+    assert choose_key_quotes(quotes, [(0, 5)]) == [_q(500)]
+
+
+def test_choose_prefers_quotes_near_the_match_then_earlier_ones() -> None:
+    quotes = [_q(0), _q(300), _q(600)]
+    assert choose_key_quotes(quotes, [(590, 595)], n=2) == [_q(600), _q(300)]
+    assert choose_key_quotes(quotes, [], n=3) == quotes
+    assert choose_key_quotes(quotes, [(1000, 1005)], n=0) == []
+
+
+# -- shorten and snippet -----------------------------------------------------------------------
+
+
+def test_shorten() -> None:
+    assert shorten("short text", 20) == "short text"
+    out = shorten("one two three four five six", 15)
+    assert out == "one two three…"
+    assert len(out) <= 15
+    assert shorten("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_snippet_around_the_match_with_spans() -> None:
+    text = ("Lorem ipsum dolor sit amet. " * 20) + "The EMBASSY\nclosed. " + ("More text. " * 30)
+    start = text.index("EMBASSY")
+    out, spans = snippet(text, [(start, start + 7)], width=80)
+    assert len(out) <= 80
+    assert out.startswith("…") and out.endswith("…")
+    assert "\n" not in out
+    [(a, b)] = spans
+    assert out[a:b] == "EMBASSY"
+
+
+def test_snippet_without_spans_is_the_start() -> None:
+    out, spans = snippet("First line\nsecond line " + "word " * 100, [], width=40)
+    assert out.startswith("First line second line")
+    assert out.endswith("…")
+    assert spans == ()
+
+
+def test_snippet_drops_spans_outside_and_keeps_short_text() -> None:
+    text = "A short\n\ntext about Russia."
+    out, spans = snippet(text, [(text.index("Russia"), text.index("Russia") + 6)])
+    assert out == "A short text about Russia."
+    assert [out[a:b] for a, b in spans] == ["Russia"]
+    long_text = "Russia " + "filler " * 100 + "Moscow"
+    out, spans = snippet(long_text, [(0, 6), (len(long_text) - 6, len(long_text))], width=60)
+    assert [out[a:b] for a, b in spans] == ["Russia"]
+
+
+# -- the annotated set -------------------------------------------------------------------------
+
+
+def test_annotated_articles_without_entities() -> None:
+    result = evaluate(load_articles(), plain)
+    assert result["full_quotes"] >= 60
+    assert result["precision"] >= 0.9
+    assert result["recall"] >= 0.9
+    assert result["speaker_accuracy"] >= 0.9

@@ -1,0 +1,1361 @@
+"""Direct quotations and their speakers, found in a plain text from the text's own evidence.
+
+Pure: no I/O and no NLP library. Named entities from a statistical model may be passed in as a
+hint, but everything works without them, because the small models often mislabel people.
+
+How it works, in order:
+
+1. **Quoted passages.** One linear scan pairs double quote marks (curly, straight, guillemets)
+   within a paragraph. A passage left open at the end of a paragraph continues only if the next
+   paragraph opens with a quote mark (the custom for quotes running over several paragraphs);
+   otherwise the unbalanced mark is dropped. Single quote marks are never delimiters, so nested
+   quotes and apostrophes cannot unbalance anything.
+2. **What is a quote.** A single word without sentence punctuation is a scare quote and a short
+   passage in title case is a title; neither is a quote. A passage that starts with a capital
+   and is a sentence of its own (it ends with sentence punctuation, opens the sentence, or
+   follows a colon) is *full*; anything else is *partial*.
+3. **Attribution.** For a full quote, the clause after it (``“…,” Peskov said``, ``“…,” said
+   Marcus Webb, who …``, ``“…,” according to …``), else the clause before it (``X said: “…”``),
+   else the context: the previous sentence of the paragraph (``… he smiled. “…”``) or the
+   speaker who ended the previous paragraph. A partial quote takes the subject of a reporting
+   verb in its own sentence. A full quote, an attribution sentence and another full quote in one
+   paragraph are one split quote; its parts are joined with the comma before the attribution
+   turned into a full stop.
+4. **Speakers.** The subject of the reporting verb is read from comma-separated parts
+   (appositives, relative clauses, ages and participle phrases are told apart), titles before
+   a name are dropped, and a name found at the head of a phrase wins over a description.
+   Surnames resolve to the full name seen in the text; ``he``/``she`` and bare descriptions
+   (``the judge``, ``the 31-year-old``) resolve to the person who was the subject of the nearest
+   earlier sentence; ``the company``/``they`` to the latest organisation; ``the diplomat`` to an
+   earlier ``a … diplomat …`` when that is closer than any named person. Descriptions with no
+   name (``the civil protection agency``, ``analysts at Brightwater Research``) are the speaker
+   as written. A quote that nobody is said to speak has no speaker.
+
+Every step is a linear scan or a bounded look around one quote, so time grows linearly with the
+text; there is no regular expression that can backtrack catastrophically.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from watchers.model import Entity, Quote
+
+__all__ = ["choose_key_quotes", "extract_quotes", "shorten", "snippet"]
+
+ELLIPSIS = "…"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# -- word lists --------------------------------------------------------------------------------
+
+_REPORTING = _words(
+    """
+    said says say told tells tell added adds wrote writes warned warns stated argued argues
+    insisted insists noted explained explains claimed announced announces replied replies
+    responded responds answered asked asks declared declares conceded concedes admitted admits
+    acknowledged acknowledges continued continues recalled recalls remarked observed observes
+    suggested suggests predicted predicts cautioned cautions urged urges tweeted posted laughed
+    smiled joked jokes shrugged sighed shouted cried called described describes chanted vowed
+    pledged promised complained complains confirmed confirms denied denies countered agreed agrees
+    stressed stresses emphasised emphasized emphasises emphasizes maintained maintains reiterated
+    reiterates estimated wondered wonders quipped boasted retorted exclaimed whispered reported
+    testified alleged alleges accused accuses blamed blames praised praises welcomed welcomes
+    dismissed dismisses criticised criticized condemned condemns cited according
+    """
+)
+# Reporting verbs with no subject of their own ("…, adding that …").
+_PARTICIPLES = _words(
+    """
+    adding saying telling writing noting arguing insisting warning explaining claiming describing
+    calling citing urging stressing asking speaking
+    """
+)
+_PRONOUNS = {"he": "person", "she": "person", "they": "group", "it": "group"}
+_RELATIVES = _words("who which that whom whose")
+_CONJUNCTIONS = _words(
+    "and but or while as although though because when whereas since so yet after before if"
+)
+_DETERMINERS = _words(
+    "the a an one another its his her their our my your some two three several many this that"
+)
+_INDEFINITE = _words("a an one another")
+# A capitalised run right after these is a thing, not a person ("her first Grand Slam").
+_NOT_BEFORE_PERSON = _words("the a an her his their its our my your this that these those first")
+_PREPOSITIONS = _words(
+    """
+    of at for from with in on to by near about outside inside into after before during over under
+    across behind among between via per than like within without around against toward towards
+    """
+)
+_PLACE_PREPOSITIONS = _words(
+    "in at near outside inside into across around throughout towards toward from to via"
+)
+# Words between a subject and its verb ("Peskov later said", "she has told").
+_SKIPPABLE = _words(
+    """
+    also later then further previously earlier separately recently once again has had have would
+    will was is were are had did does do could should may might must only even still reportedly
+    publicly privately
+    """
+)
+# Capitalised only because they open a sentence (or a headline); never part of a name.
+_STOP = _words(
+    """
+    the a an in on at but and or if as for with by from to of after before when while asked
+    speaking according this that these those it he she they we i his her its their our my your
+    some many most one another not no every each all both so then still yet also meanwhile
+    however earlier later last next nobody everybody somebody there here what who why how where
+    since until despite although though because during under over among between thanks like
+    unlike only even just now today yesterday tonight instead indeed overall further moreover
+    whoever whatever such other others more less few several mr mrs ms dr prof
+    """
+)
+_CALENDAR = _words(
+    """
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june
+    july august september october november december
+    """
+)
+_PARTICLES = _words("de van von der den da di du del della la le bin ibn al ter dos das")
+# Titles and roles that come before a name and are not part of it.
+_TITLES = _words(
+    """
+    president vice prime minister chancellor secretary justice judge dr dr. mr mr. mrs mrs. ms ms.
+    mx mx. miss professor prof prof. councillor councilor senator sen sen. rep rep. representative
+    governor gov gov. mayor general gen gen. colonel col col. captain capt capt. lieutenant lt lt.
+    sergeant sgt sgt. sir dame lord lady king queen prince princess pope archbishop bishop cardinal
+    rabbi imam rev rev. reverend father chief ambassador commissioner chairman chairwoman chair
+    director inspector sheriff attorney deputy speaker spokesman spokeswoman spokesperson coach
+    manager officer executive ceo premier emir sheikh superintendent detective constable commander
+    admiral marshal striker midfielder defender goalkeeper captain
+    """
+)
+# Words that make a capitalised name an organisation (or a place), not a person.
+_ORG_WORDS = _words(
+    """
+    ministry department office bank group capital partners securities investors research
+    university college school institute hospital council commission committee chamber court union
+    association federation party agency authority board company corporation corp inc ltd plc llc
+    co holdings bio foundation trust fund society club airlines airways motors technologies
+    systems services media news times post network organisation organization police army navy
+    force government parliament senate congress assembly cabinet commerce co-operative
+    cooperative operators industries international centre center service forum alliance coalition
+    movement museum library church nations republic kingdom states command reserve exchange
+    agency league frontier breeze coast union management advisers advisors consulting labs
+    energy power pharma pharmaceuticals insurance
+    """
+)
+# Head nouns of a bare description that stands for an organisation ("the company said").
+_ORG_NOUNS = _words(
+    """
+    company group firm fund bank union agency ministry government council commission regulator
+    court party club airline carrier operator team department committee association organisation
+    organization campaign charity insurer lender manufacturer maker retailer developer designer
+    board authority institute university hospital army military police embassy chamber
+    co-operative cooperative federation league network broadcaster newspaper website service
+    startup chipmaker automaker carmaker supplier platform coalition alliance business
+    corporation conglomerate utility exchange watchdog administration office cabinet parliament
+    senate congress
+    """
+)
+# Lower-case words that never continue a description ("a spokesperson for Veltrix declined").
+_NP_STOP = _words(
+    """
+    who which that whose whom was is were are has had have be been will would could should can
+    may might must did does do declined refused said says told added wrote when while as because
+    although but and or if
+    """
+)
+_ABBREVIATIONS = _words(
+    "dr mr mrs ms mx prof st gen sen rep gov col capt lt sgt rev jr sr no vs etc inc ltd co corp mt"
+)
+
+_OPENERS = "“„«"
+_CLOSERS = "”»"
+_MARK_RE = re.compile('[“”„«»"]')
+_TOKEN_RE = re.compile(
+    r"(?:Dr|Mr|Mrs|Ms|Mx|Prof|Gen|Sen|Rep|Gov|Col|Capt|Lt|Sgt|Rev|St|Jr|Sr)\.(?=\s)"
+    r"|\w+(?:['’\-]\w+)*"
+    r"|[^\w\s]"
+)
+_SENTENCE_END_RE = re.compile(r"[.?!…]+")
+_PARAGRAPH_RE = re.compile(r"\n\s*")
+_WS_RE = re.compile(r"\s*")
+_SPACES_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"\w+")
+_TRAILING_CLOSERS = "”\"’')]»"
+_TERMINAL = ".?!…"
+
+# Bounds on every look around one quote, so that time stays linear in the text.
+_MAX_CLAUSE = 60  # tokens scanned back from a quote for its attribution
+_MAX_AFTER = 40  # tokens scanned after a quote for its attribution
+_MAX_SENTENCES = 8  # sentences scanned back to resolve a pronoun or description
+_MAX_ANTECEDENT = 400  # tokens scanned back for "a … diplomat" when resolving "the diplomat"
+_MAX_PARAGRAPHS = 12  # paragraphs one quotation may run over
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    start: int
+    end: int
+    word: str
+    quote: int  # index of the quoted passage the token is inside, or -1
+
+    @property
+    def lower(self) -> str:
+        return self.word.lower()
+
+    @property
+    def is_word(self) -> bool:
+        return self.word[0].isalnum() or self.word[0] == "_"
+
+    @property
+    def is_cap(self) -> bool:
+        return self.word[0].isupper()
+
+    @property
+    def possessive(self) -> bool:
+        return self.word.endswith(("'s", "’s")) and len(self.word) > 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Passage:
+    """A double-quoted passage: the content spans of its parts (one per paragraph)."""
+
+    parts: tuple[tuple[int, int], ...]
+    open_mark: int
+    close_mark: int
+
+    @property
+    def start(self) -> int:
+        return self.parts[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.parts[-1][1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ref:
+    """Who a phrase points at, before resolution."""
+
+    kind: str  # name | pronoun | desc
+    text: str
+    pos: int
+    org: bool = False  # for names: known to be an organisation
+    person: bool = False  # for names: known to be a person
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    pos: int
+    sent: int
+    name: str
+    kind: str  # person | org | he | she
+    possessive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Actor:
+    """The subject of a reporting verb outside quotes."""
+
+    pos: int
+    sent: int
+    ref: _Ref
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    text: str
+    toks: tuple[_Tok, ...]
+    tok_starts: tuple[int, ...]
+    passages: tuple[_Passage, ...]
+    sent_starts: tuple[int, ...]
+    para_starts: tuple[int, ...]
+    headline_end: int
+    lower_words: frozenset[str]
+    surnames: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    mentions: tuple[_Mention, ...] = ()
+    mention_pos: tuple[int, ...] = ()
+    actors: tuple[_Actor, ...] = ()
+    actor_pos: tuple[int, ...] = ()
+    person_hint: tuple[tuple[int, int], ...] = ()
+    place_hint: tuple[tuple[int, int], ...] = ()
+
+    def sent_of(self, pos: int) -> int:
+        return bisect_right(self.sent_starts, pos) - 1
+
+    def para_of(self, pos: int) -> int:
+        return bisect_right(self.para_starts, pos) - 1
+
+    def tok_at(self, pos: int) -> int:
+        """Index of the first token starting at or after ``pos``."""
+        return bisect_left(self.tok_starts, pos)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A quote before merging and resolution."""
+
+    passage: int
+    full: bool
+    speaker: _Ref | None
+    after: bool  # attributed by the clause after it
+    attribution_end: int  # where that clause ends (its sentence end), or -1
+
+
+# -- quoted passages ---------------------------------------------------------------------------
+
+
+def _mark_opens(text: str, i: int, is_open: bool) -> bool:
+    ch = text[i]
+    if ch in _OPENERS:
+        return True
+    if ch in _CLOSERS:
+        return False
+    prev = text[i - 1] if i > 0 else " "
+    nxt = text[i + 1] if i + 1 < len(text) else " "
+    if (prev.isspace() or prev in "([{—–-/:") and not nxt.isspace():
+        return True
+    if not prev.isspace() and (nxt.isspace() or nxt in ",.;:!?)]}—–-…"):
+        return False
+    return not is_open
+
+
+def _find_passages(text: str) -> list[_Passage]:
+    out: list[_Passage] = []
+    parts: list[tuple[int, int]] = []
+    start = -1  # content start of the part being read, -1 when no passage is open
+    first_mark = -1
+    for m in _MARK_RE.finditer(text):
+        i = m.start()
+        if start >= 0:
+            newline = text.find("\n", start, i)
+            if newline >= 0:
+                # The passage ran past its paragraph: it goes on only if the next paragraph
+                # opens with a quote mark.
+                resumes = (
+                    _WS_RE.match(text, newline).end() == i  # type: ignore[union-attr]
+                    and _mark_opens(text, i, False)
+                    and len(parts) < _MAX_PARAGRAPHS
+                    and _reads_as_sentences(text, parts[0][0] if parts else start, newline)
+                )
+                if resumes:
+                    parts.append((start, newline))
+                    start = i + 1
+                    continue
+                parts, start = [], -1
+        if _mark_opens(text, i, start >= 0):
+            parts, start, first_mark = [], i + 1, i
+        elif start >= 0:
+            parts.append((start, i))
+            stripped = [p for p in (_strip_span(text, a, b) for a, b in parts) if p[0] < p[1]]
+            if stripped:
+                out.append(_Passage(tuple(stripped), first_mark, i))
+            parts, start = [], -1
+    return out
+
+
+def _reads_as_sentences(text: str, a: int, b: int) -> bool:
+    """Whether ``text[a:b]`` starts with a capital and ends a sentence: only such a passage may
+    run on into the next paragraph (an unclosed ``“a disgrace`` may not)."""
+    a, b = _strip_span(text, a, b)
+    return a < b and text[a].isupper() and text[b - 1] in _TERMINAL
+
+
+def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+# -- sentences and tokens ----------------------------------------------------------------------
+
+
+def _sentence_starts(text: str, passages: Sequence[_Passage]) -> list[int]:
+    starts = {0}
+    for m in _PARAGRAPH_RE.finditer(text):
+        starts.add(m.end())
+    part_starts: list[int] = []
+    part_ends: list[int] = []
+    for passage in passages:
+        for a, b in passage.parts:
+            part_starts.append(a)
+            part_ends.append(b)
+    n = len(text)
+    for m in _SENTENCE_END_RE.finditer(text):
+        p = m.end()
+        k = bisect_right(part_starts, m.start()) - 1
+        if k >= 0 and m.start() < part_ends[k]:
+            if p < part_ends[k]:
+                continue  # a sentence inside a quote: the quote is one piece of its sentence
+            p = part_ends[k]
+        while p < n and text[p] in _TRAILING_CLOSERS:
+            p += 1
+        q = p
+        while q < n and text[q] in " \t":
+            q += 1
+        if q == p or q >= n:
+            continue
+        c = text[q]
+        if not (c.isupper() or c.isdigit() or c in _OPENERS or c in '"‘'):
+            continue
+        if m.group() == "." and _is_abbreviation(text, m.start()):
+            continue
+        starts.add(q)
+    return sorted(starts)
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    a = dot
+    while a > 0 and text[a - 1].isalpha():
+        a -= 1
+    word = text[a:dot]
+    return (len(word) == 1 and word.isupper()) or word.lower() in _ABBREVIATIONS
+
+
+def _tokenise(text: str, passages: Sequence[_Passage]) -> list[_Tok]:
+    spans = sorted((a, b, i) for i, p in enumerate(passages) for a, b in p.parts)
+    out: list[_Tok] = []
+    k = 0
+    for m in _TOKEN_RE.finditer(text):
+        s = m.start()
+        while k < len(spans) and spans[k][1] <= s:
+            k += 1
+        inside = spans[k][2] if k < len(spans) and spans[k][0] <= s else -1
+        out.append(_Tok(s, m.end(), m.group(), inside))
+    return out
+
+
+def _headline_end(text: str) -> int:
+    """Where a leading headline ends (a first line followed by a blank line), else 0."""
+    first = text.find("\n")
+    if first < 0 or first > 300:
+        return 0
+    if not text[first:].startswith(("\n\n", "\n \n")) or text[:first].rstrip().endswith("."):
+        return 0
+    return first
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def _is_org_name(words: Sequence[str]) -> bool:
+    return any(w.lower() in _ORG_WORDS for w in words)
+
+
+def _strip_title(words: list[str]) -> list[str]:
+    """Drop leading stop words and any titles before a name ("Swiss Foreign Minister ...")."""
+    while words and (words[0].lower() in _STOP or words[0].lower() in _CALENDAR):
+        words = words[1:]
+    last_title = -1
+    for i, w in enumerate(words[:-1]):
+        if w.lower() in _TITLES:
+            last_title = i
+    rest = words[last_title + 1 :]
+    if last_title >= 0 and not _is_org_name(rest):
+        return rest
+    return words
+
+
+def _name_key(words: Sequence[str]) -> str:
+    return words[-1].removesuffix("'s").removesuffix("’s")
+
+
+def _is_surname_only(words: Sequence[str]) -> bool:
+    caps = [w for w in words if w.lower() not in _PARTICLES]
+    return len(caps) == 1
+
+
+def _cap_runs(doc_toks: Sequence[_Tok], lo: int, hi: int) -> list[tuple[int, int]]:
+    """Token ranges of capitalised runs in ``toks[lo:hi]`` (names, with particles and "of")."""
+    runs: list[tuple[int, int]] = []
+    i = lo
+    while i < hi:
+        t = doc_toks[i]
+        starts_run = t.is_word and (
+            t.is_cap or (t.lower in _PARTICLES and i + 1 < hi and doc_toks[i + 1].is_cap)
+        )
+        if not starts_run or t.quote >= 0:
+            i += 1
+            continue
+        j = i
+        while j < hi:
+            u = doc_toks[j]
+            if u.quote >= 0 or not u.is_word:
+                break
+            if u.is_cap:
+                j += 1
+                if u.possessive:
+                    break
+                continue
+            nxt_cap = j + 1 < hi and doc_toks[j + 1].is_cap and doc_toks[j + 1].quote < 0
+            joins = u.lower in _PARTICLES or (
+                u.lower == "of" and j > i and doc_toks[j - 1].lower in _ORG_WORDS
+            )
+            if joins and nxt_cap:
+                j += 1
+                continue
+            break
+        if j > i:
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+# -- building the document ---------------------------------------------------------------------
+
+
+def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
+    passages = _find_passages(text)
+    toks = _tokenise(text, passages)
+    sent_starts = _sentence_starts(text, passages)
+    para_starts = [0] + [m.end() for m in _PARAGRAPH_RE.finditer(text)]
+    lower_words = frozenset(t.word for t in toks if t.is_word and t.word[0].islower())
+    person_hint: list[tuple[int, int]] = []
+    place_hint: list[tuple[int, int]] = []
+    for e in entities or ():
+        if e.label == "PERSON":
+            person_hint.append((e.start, e.end))
+        elif e.label in ("GPE", "LOC", "FAC"):
+            place_hint.append((e.start, e.end))
+    doc = _Doc(
+        text=text,
+        toks=tuple(toks),
+        tok_starts=tuple(t.start for t in toks),
+        passages=tuple(passages),
+        sent_starts=tuple(sent_starts),
+        para_starts=tuple(para_starts),
+        headline_end=_headline_end(text),
+        lower_words=lower_words,
+        person_hint=tuple(sorted(person_hint)),
+        place_hint=tuple(sorted(place_hint)),
+    )
+    doc = _with_mentions(doc)
+    return _with_actors(doc)
+
+
+def _covered(spans: Sequence[tuple[int, int]], a: int, b: int) -> bool:
+    k = bisect_right(spans, (a, 1 << 62)) - 1
+    return k >= 0 and spans[k][0] <= a and b <= spans[k][1]
+
+
+def _overlaps(spans: Sequence[tuple[int, int]], a: int, b: int) -> bool:
+    k = bisect_right(spans, (b, 0)) - 1
+    return k >= 0 and spans[k][1] > a
+
+
+def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
+    """``X, the company …`` or ``the developer, X,``: a name standing for an organisation."""
+    toks = doc.toks
+    if j + 1 < len(toks) and toks[j].word == "," and toks[j + 1].lower in _DETERMINERS:
+        for t in toks[j + 2 : j + 6]:
+            if t.lower in _ORG_NOUNS:
+                return True
+            if not t.is_word:
+                break
+    if i >= 2 and toks[i - 1].word == ",":
+        for t in reversed(toks[max(0, i - 5) : i - 1]):
+            if t.lower in _ORG_NOUNS:
+                return True
+            if not t.is_word:
+                break
+    return False
+
+
+def _with_mentions(doc: _Doc) -> _Doc:
+    toks = doc.toks
+    runs = _cap_runs(toks, 0, len(toks))
+    full_names: list[tuple[int, str]] = []
+    candidates: list[tuple[int, int, list[str], str]] = []  # i, j, name words, kind
+    for i, j in runs:
+        words = [t.word for t in toks[i:j]]
+        if toks[j - 1].possessive:
+            words[-1] = _name_key(words)
+        possessive_inside = [k for k, t in enumerate(toks[i : j - 1]) if t.possessive]
+        if possessive_inside:
+            words = words[possessive_inside[-1] + 1 :]
+        start = toks[j - len(words)].start if words else toks[i].start
+        words = _strip_title(words)
+        if not words:
+            continue
+        org = _is_org_name(words) or _appositive_org(doc, i, j)
+        prev = toks[i - 1].lower if i > 0 else ""
+        hinted = _overlaps(doc.person_hint, start, toks[j - 1].end)
+        placed = _covered(doc.place_hint, start, toks[j - 1].end)
+        if org:
+            candidates.append((i, j, words, "org"))
+            continue
+        if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not hinted:
+            continue
+        if placed and not hinted:
+            continue
+        if words[0].lower() in _PARTICLES and words[0][0].isupper():
+            words = [words[0].lower(), *words[1:]]
+        multi = not _is_surname_only(words)
+        if multi and toks[i].start >= doc.headline_end and words[0].lower() not in _PARTICLES:
+            full_names.append((start, " ".join(words)))
+        candidates.append((i, j, words, "person" if (multi or hinted) else "single"))
+    surnames: dict[str, list[tuple[int, str]]] = {}
+    for pos, name in full_names:
+        surnames.setdefault(_name_key(name.split()), []).append((pos, name))
+    doc = replace(doc, surnames={k: tuple(v) for k, v in surnames.items()})
+    mentions: list[_Mention] = []
+    for i, j, words, kind in candidates:
+        pos = toks[i].start
+        if kind == "single":
+            if _name_key(words) not in doc.surnames:
+                continue
+            kind = "person"
+        name = " ".join(words) if kind == "org" else _canonical(doc, words, pos)
+        mentions.append(
+            _Mention(pos, doc.sent_of(pos), name, kind, possessive=toks[j - 1].possessive)
+        )
+    for t in toks:
+        if t.quote < 0 and t.lower in ("he", "she"):
+            mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, t.lower))
+    mentions.sort(key=lambda m: m.pos)
+    return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
+
+
+def _with_actors(doc: _Doc) -> _Doc:
+    actors: list[_Actor] = []
+    for k, t in enumerate(doc.toks):
+        if t.quote >= 0 or t.lower not in _REPORTING:
+            continue
+        ref = _subject_of_verb(doc, k, _clause_start(doc, k))
+        if ref is not None:
+            actors.append(_Actor(ref.pos, doc.sent_of(ref.pos), ref))
+    actors.sort(key=lambda a: a.pos)
+    return replace(doc, actors=tuple(actors), actor_pos=tuple(a.pos for a in actors))
+
+
+def _canonical(doc: _Doc, words: Sequence[str], pos: int) -> str:
+    """The full name a surname (or a full name) stands for: the nearest earlier full name with
+    that surname, else the first later one, else the words as they are."""
+    name = " ".join(words)
+    if not _is_surname_only(words):
+        return name
+    found = doc.surnames.get(_name_key(words), ())
+    before = [n for p, n in found if p <= pos]
+    if before:
+        return before[-1]
+    return found[0][1] if found else name
+
+
+# -- phrases -----------------------------------------------------------------------------------
+
+
+def _clause_start(doc: _Doc, k: int) -> int:
+    """First token of the clause that ends before token ``k`` (sentence start, quote, colon)."""
+    sent_start = doc.sent_starts[doc.sent_of(doc.toks[k].start)]
+    lo = max(0, k - _MAX_CLAUSE)
+    i = k
+    while i > lo:
+        t = doc.toks[i - 1]
+        if t.start < sent_start or t.quote >= 0 or t.word in ":;" or t.word in '“”"«»„':
+            break
+        i -= 1
+    return i
+
+
+def _split_parts(toks: Sequence[_Tok]) -> list[list[_Tok]]:
+    parts: list[list[_Tok]] = [[]]
+    for t in toks:
+        if t.word in (",", "—", "–", "(", ")"):
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+def _non_subject(part: Sequence[_Tok]) -> bool:
+    """Parts that cannot be the speaker: clauses, ages, participle phrases."""
+    if not part:
+        return True
+    w = part[0].lower
+    if w in _RELATIVES and len(part) > 1:
+        return True
+    if w in _CONJUNCTIONS or w in _PARTICIPLES or w in _PREPOSITIONS:
+        return True
+    if w[0].isdigit():
+        return True
+    return (w.endswith("ing") or w.endswith("ed")) and not part[0].is_cap
+
+
+def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
+    """What one comma-free phrase refers to: a name, a pronoun or a description."""
+    toks = [t for t in part if t.word not in ".'’"]
+    if not toks:
+        return None
+    # Clauses inside the phrase: the subject follows the last relative word, the object of an
+    # inverted attribution comes before the first one.
+    rel = [k for k, t in enumerate(toks) if t.lower in _RELATIVES]
+    if rel:
+        if subject:
+            tail = toks[rel[-1] + 1 :]
+            if tail:
+                toks = tail
+            elif toks[rel[-1]].lower in ("who", "which"):
+                return None  # the caller looks at the antecedent
+            else:
+                toks = toks[: rel[-1]]
+        else:
+            toks = toks[: rel[0]]
+    while toks and toks[0].lower in _CONJUNCTIONS:
+        toks = toks[1:]
+    while toks and toks[-1].lower in _SKIPPABLE:
+        toks = toks[:-1]
+    if not toks:
+        return None
+    if len(toks) == 1 and toks[0].lower in _PRONOUNS:
+        return _Ref("pronoun", toks[0].lower, toks[0].start)
+    if subject and len(toks) > 8:
+        # A long clause: keep the noun phrase nearest the verb.
+        dets = [k for k, t in enumerate(toks) if t.lower in _DETERMINERS and k >= len(toks) - 8]
+        toks = toks[dets[0] :] if dets else toks[-4:]
+    # The head is what comes before the first preposition (keeping "Chamber of Commerce").
+    cut = len(toks)
+    for k, t in enumerate(toks):
+        if k > 0 and t.lower in _PREPOSITIONS and t.word[0].islower():
+            joined = (
+                t.lower == "of"
+                and toks[k - 1].lower in _ORG_WORDS
+                and k + 1 < len(toks)
+                and toks[k + 1].is_cap
+            )
+            if not joined:
+                cut = k
+                break
+    head = toks[:cut]
+    det = head[0].lower if head and head[0].lower in _DETERMINERS else ""
+    # A capitalised run ending the head is a name.
+    k = len(head)
+    while k > 0:
+        t = head[k - 1]
+        if t.is_word and (t.is_cap or (t.lower in _PARTICLES and k < len(head))):
+            if t.possessive and k < len(head):
+                break
+            k -= 1
+            continue
+        if t.lower == "of" and k < len(head) and k >= 2 and head[k - 2].lower in _ORG_WORDS:
+            k -= 1
+            continue
+        break
+    run = [t.word for t in head[k:]]
+    if run and k == 0 and det == "" and run[0].lower() in _DETERMINERS:
+        run = run[1:]
+    words = _strip_title(list(run))
+    if words:
+        sentence_initial = head[k].start in doc.sent_starts
+        single = _is_surname_only(words)
+        common = single and (
+            words[0].lower() in doc.lower_words or (sentence_initial and k == 0 and cut < len(toks))
+        )
+        if not (det == "the" and single and not _is_org_name(words)) and not common:
+            if single and words[0].lower() in _PARTICLES:
+                words = [words[0].lower(), *words[1:]]
+            org = _is_org_name(words)
+            person = not org and (
+                not single
+                or _name_key(words) in doc.surnames
+                or _overlaps(doc.person_hint, head[k].start, head[-1].end)
+            )
+            return _Ref("name", " ".join(words), head[k].start, org=org, person=person)
+    # A description: the phrase as written, its first word lower-cased if it is not a name.
+    start = toks[0].start
+    end = toks[-1].end
+    text = _SPACES_RE.sub(" ", doc.text[start:end])
+    first = toks[0]
+    if first.is_cap and (first.lower in _DETERMINERS or first.lower in doc.lower_words):
+        text = text[0].lower() + text[1:]
+    return _Ref("desc", text, start)
+
+
+def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
+    """``… infuriated the visiting fans, who chanted``: the noun phrase before ``who``."""
+    start = 0
+    for k, t in enumerate(part):
+        if (
+            t.lower in _RELATIVES
+            or t.lower in _REPORTING
+            or (t.word[0].islower() and t.lower.endswith("ed"))
+        ):
+            start = k + 1
+    dets = [k for k, t in enumerate(part[start:], start) if t.lower in _DETERMINERS]
+    if not dets:
+        return None
+    return _phrase_ref(doc, part[dets[0] :], subject=True)
+
+
+def _skippable(t: _Tok) -> bool:
+    """Auxiliaries and adverbs between a subject and its verb ("she later said")."""
+    return t.lower in _SKIPPABLE or (t.lower.endswith("ly") and t.word[0].islower())
+
+
+def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
+    """The subject before the reporting verb at token ``k`` (clause from token ``lo``)."""
+    toks = doc.toks
+    if k > 0 and toks[k - 1].lower == "to":
+        return None  # "declined to say"
+    if toks[k].lower in _PARTICIPLES or toks[k].lower == "according":
+        return None
+    j = k
+    while j > lo and _skippable(toks[j - 1]):
+        j -= 1
+    span = list(toks[lo:j])
+    if not span:
+        return None
+    if toks[k].start in doc.sent_starts or (span and span[-1].word == "." and len(span) == 1):
+        return None
+    parts = _split_parts(span)
+    if parts[-1]:
+        ref = _phrase_ref(doc, parts[-1], subject=True)
+        if ref is None and len(parts) > 1 and parts[-1][-1].lower in ("who", "which"):
+            return _antecedent_np(doc, parts[-2])
+        if ref is not None and len(parts[-1]) == 1 and parts[-1][0].lower in _RELATIVES:
+            return None
+        return ref
+    # "X, <appositive or clause>, said"
+    parts = [p for p in parts[:-1]]
+    if len(parts) < 2:
+        return _phrase_ref(doc, parts[0], subject=True) if parts and parts[0] else None
+    last, before = parts[-1], parts[-2]
+    if _non_subject(last):
+        if len(parts) >= 3 and _non_subject(before):
+            before = parts[-3]
+        return _phrase_ref(doc, before, subject=True) if before else None
+    ref_last = _phrase_ref(doc, last, subject=True)
+    ref_before = _phrase_ref(doc, before, subject=True) if before else None
+    if ref_last is not None and ref_last.kind == "name":
+        if ref_before is not None and ref_before.kind == "name" and not ref_before.org:
+            return ref_before
+        return ref_last
+    if ref_before is not None:
+        return ref_before
+    return ref_last
+
+
+def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
+    """The speaker after an inverted verb: ``said Marcus Webb, who …``, ``according to X``."""
+    toks = doc.toks
+    lo = k + 1
+    if toks[k].lower == "according" and lo < hi and toks[lo].lower == "to":
+        lo += 1
+    span = [t for t in toks[lo:hi]]
+    parts = [p for p in _split_parts(span) if p][:4]
+    if not parts or _non_subject(parts[0]):
+        return None
+    valid = [p for p in parts[:3] if not _non_subject(p)][:2]
+    refs = [_phrase_ref(doc, p, subject=False) for p in valid]
+    for ref in refs:
+        if ref is not None and ref.kind in ("name", "pronoun"):
+            return ref
+    return refs[0] if refs else None
+
+
+# -- resolution --------------------------------------------------------------------------------
+
+
+def _resolve(doc: _Doc, ref: _Ref | None, depth: int = 0) -> str | None:
+    if ref is None:
+        return None
+    if ref.kind == "name":
+        return _canonical(doc, ref.text.split(), ref.pos)
+    if ref.kind == "pronoun":
+        if _PRONOUNS[ref.text] == "person":
+            found = _person_before(doc, ref.pos, depth)
+            return found[1] if found else None
+        org = _org_before(doc, ref.pos, 3)
+        return org[1] if org else None
+    return _resolve_description(doc, ref, depth)
+
+
+def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
+    """The person a ``he``/``she`` at ``pos`` most likely means: the subject of a reporting verb
+    in the nearest earlier sentence that has one, else that sentence's first named person."""
+    if depth > 4:
+        return None
+    sent = doc.sent_of(pos)
+    a_hi = bisect_left(doc.actor_pos, pos)
+    m_hi = bisect_left(doc.mention_pos, pos)
+    a_i, m_i = a_hi - 1, m_hi - 1
+    for s in range(sent, max(-1, sent - _MAX_SENTENCES - 1), -1):
+        actors: list[_Actor] = []
+        while a_i >= 0 and doc.actors[a_i].sent >= s:
+            if doc.actors[a_i].sent == s:
+                actors.append(doc.actors[a_i])
+            a_i -= 1
+        for actor in actors:  # nearest first
+            ref = actor.ref
+            if (
+                ref.kind == "name"
+                and not ref.org
+                and (ref.person or _is_surname_only(ref.text.split()))
+            ):
+                return actor.pos, _canonical(doc, ref.text.split(), ref.pos)
+            if ref.kind == "pronoun" and _PRONOUNS[ref.text] == "person":
+                return _person_before(doc, ref.pos, depth + 1)
+            if ref.kind == "desc" and _is_bare(ref) and not _is_org_noun(ref):
+                name = _resolve_description(doc, ref, depth + 1)
+                if name is not None:
+                    return actor.pos, name
+        mentions: list[_Mention] = []
+        while m_i >= 0 and doc.mentions[m_i].sent >= s:
+            if doc.mentions[m_i].sent == s:
+                mentions.append(doc.mentions[m_i])
+            m_i -= 1
+        mentions.reverse()
+        people = [m for m in mentions if m.kind != "org"]
+        if people:
+            plain = [m for m in people if not m.possessive] or people
+            first = plain[0]
+            if first.kind in ("he", "she"):
+                return _person_before(doc, first.pos, depth + 1)
+            return first.pos, first.name
+    return None
+
+
+def _org_before(doc: _Doc, pos: int, sentences: int) -> tuple[int, str] | None:
+    sent = doc.sent_of(pos)
+    best: tuple[int, str] | None = None
+    i = bisect_left(doc.mention_pos, pos) - 1
+    while i >= 0 and doc.mentions[i].sent >= sent - sentences:
+        m = doc.mentions[i]
+        if m.kind == "org":
+            best = (m.pos, m.name)
+            break
+        i -= 1
+    i = bisect_left(doc.actor_pos, pos) - 1
+    while i >= 0 and doc.actors[i].sent >= sent - sentences:
+        ref = doc.actors[i].ref
+        if ref.kind == "name" and not ref.person:
+            if best is None or doc.actors[i].pos > best[0]:
+                best = (doc.actors[i].pos, ref.text)
+            break
+        i -= 1
+    return best
+
+
+def _is_bare(ref: _Ref) -> bool:
+    words = ref.text.split()
+    return len(words) == 2 and words[0].lower() == "the"
+
+
+def _is_org_noun(ref: _Ref) -> bool:
+    return ref.text.split()[-1].lower() in _ORG_NOUNS
+
+
+def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
+    if not _is_bare(ref):
+        return ref.text
+    head = ref.text.split()[-1].lower()
+    antecedent = _indefinite_before(doc, head, ref.pos)
+    if _is_org_noun(ref):
+        named = _org_before(doc, ref.pos, _MAX_SENTENCES)
+    else:
+        named = _person_before(doc, ref.pos, depth + 1)
+    if antecedent is not None and (named is None or antecedent[0] > named[0]):
+        return antecedent[1]
+    if named is not None:
+        return named[1]
+    return ref.text
+
+
+def _indefinite_before(doc: _Doc, head: str, pos: int) -> tuple[int, str] | None:
+    """``a Western diplomat familiar with the talks`` for ``the diplomat``."""
+    toks = doc.toks
+    hi = doc.tok_at(pos)
+    for k in range(hi - 1, max(-1, hi - _MAX_ANTECEDENT), -1):
+        if toks[k].lower != head or toks[k].quote >= 0:
+            continue
+        d = k - 1
+        while d >= max(0, k - 4) and toks[d].is_word and toks[d].lower not in _INDEFINITE:
+            d -= 1
+        if d < 0 or toks[d].lower not in _INDEFINITE or d < k - 4:
+            continue
+        end = k + 1
+        while end < len(toks) and end < k + 8:
+            t = toks[end]
+            if not t.is_word or t.quote >= 0 or t.lower in _NP_STOP or t.lower in _REPORTING:
+                break
+            if t.word[0].islower() and t.lower.endswith("ed"):
+                break
+            end += 1
+        text = _SPACES_RE.sub(" ", doc.text[toks[d].start : toks[end - 1].end])
+        return toks[d].start, text[0].lower() + text[1:]
+    return None
+
+
+# -- attribution -------------------------------------------------------------------------------
+
+
+def _sentence_bounds(doc: _Doc, pos: int) -> tuple[int, int]:
+    s = doc.sent_of(pos)
+    end = doc.sent_starts[s + 1] if s + 1 < len(doc.sent_starts) else len(doc.text)
+    return doc.sent_starts[s], end
+
+
+def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
+    """The attribution right after a quote, and where its sentence ends (-1 if none)."""
+    toks = doc.toks
+    lo = doc.tok_at(passage.close_mark + 1)
+    _, sent_end = _sentence_bounds(doc, passage.close_mark)
+    hi = lo
+    while hi < len(toks) and hi < lo + _MAX_AFTER and toks[hi].start < sent_end:
+        if toks[hi].quote >= 0 or toks[hi].word in '“"«„':
+            break
+        hi += 1
+    content = doc.text[passage.start : passage.end]
+    first = toks[lo] if lo < hi else None
+    if first is None:
+        return None, -1
+    open_ended = content[-1] in ",?!—–-" or first.word == "," or first.word[0].islower()
+    if not open_ended and content[-1] in _TERMINAL:
+        return None, -1
+    for k in range(lo, min(hi, lo + 12)):
+        t = toks[k]
+        if t.lower not in _REPORTING or t.lower in _PARTICIPLES:
+            continue
+        if t.lower == "according" and not (k + 1 < hi and toks[k + 1].lower == "to"):
+            continue
+        before = [u for u in toks[lo:k] if u.word != ","]
+        if before and t.lower != "according":
+            ref = _subject_of_verb(doc, k, lo + (1 if toks[lo].word == "," else 0))
+        else:
+            ref = _object_of_verb(doc, k, hi)
+        if ref is not None:
+            end = toks[hi - 1].end if hi > lo else passage.close_mark + 1
+            return ref, end
+    return None, -1
+
+
+def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> tuple[bool, _Ref | None]:
+    """(found a reporting verb, its subject) in the clause before ``pos`` from ``lo_pos``."""
+    toks = doc.toks
+    hi = doc.tok_at(pos)
+    lo = max(doc.tok_at(lo_pos), hi - _MAX_CLAUSE)
+    found = False
+    for k in range(hi - 1, lo - 1, -1):
+        t = toks[k]
+        if t.quote >= 0 or t.lower not in _REPORTING or t.lower in _PARTICIPLES:
+            continue
+        found = True
+        start = k
+        while start > lo and toks[start - 1].quote < 0 and toks[start - 1].word not in ':;“”"«»„':
+            start -= 1
+        ref = _subject_of_verb(doc, k, start)
+        if ref is not None:
+            return True, ref
+    return found, None
+
+
+def _is_title_case(content: str) -> bool:
+    words = _WORD_RE.findall(content)
+    if len(words) < 2 or len(words) > 8 or content[-1] in _TERMINAL + ",":
+        return False
+    return all(w[0].isupper() or len(w) <= 3 for w in words) and words[0][0].isupper()
+
+
+def _classify(doc: _Doc, index: int) -> _Found | None:
+    p = doc.passages[index]
+    text = doc.text
+    content = " ".join(text[a:b] for a, b in p.parts)
+    words = _WORD_RE.findall(content)
+    if not words:
+        return None
+    if len(words) == 1 and content[-1] not in _TERMINAL + ",":
+        return None  # a scare quote
+    if _is_title_case(content):
+        return None  # a title
+    sent_start, _ = _sentence_bounds(doc, p.open_mark)
+    before = text[sent_start : p.open_mark].strip()
+    first_alpha = next((c for c in content if c.isalnum()), "")
+    upper = first_alpha.isupper() or first_alpha.isdigit()
+    colon = before.endswith(":")
+    full = upper and (content[-1] in _TERMINAL + "," or not before or colon)
+    if before.endswith(","):
+        lo = doc.tok_at(p.open_mark) - 2
+        if lo >= 0 and doc.toks[lo].lower in _REPORTING:
+            full = upper
+    after_ref, attribution_end = _after_attribution(doc, p) if full else (None, -1)
+    if after_ref is not None:
+        return _Found(index, True, after_ref, True, attribution_end)
+    if before:
+        _, ref = _before_attribution(doc, p.open_mark, sent_start)
+        if ref is None and not full:
+            ref = _partial_fallback(doc, p)
+        return _Found(index, full, ref, False, -1)
+    if full:
+        return _Found(index, True, None, False, -1)
+    return _Found(index, False, _partial_fallback(doc, p), False, -1)
+
+
+def _partial_fallback(doc: _Doc, p: _Passage) -> _Ref | None:
+    """A partial quote with no verb before it: ``“a fantasy”, Lang said``."""
+    toks = doc.toks
+    lo = doc.tok_at(p.close_mark + 1)
+    _, sent_end = _sentence_bounds(doc, p.close_mark)
+    for k in range(lo, min(len(toks), lo + 6)):
+        t = toks[k]
+        if t.start >= sent_end or t.quote >= 0:
+            break
+        if t.lower in _REPORTING and t.lower not in _PARTICIPLES:
+            before = [u for u in toks[lo:k] if u.word != ","]
+            if before:
+                return _subject_of_verb(doc, k, lo)
+            return _object_of_verb(doc, k, min(len(toks), k + 12))
+    return None
+
+
+def _context_speaker(
+    doc: _Doc, p: _Passage, found: Sequence[_Found], i: int
+) -> _Ref | _ResolvedMarker | None:
+    """A full quote with no attribution in its sentence: the previous sentence of its paragraph,
+    or the speaker who ended the previous paragraph."""
+    sent = doc.sent_of(p.open_mark)
+    para = doc.para_of(p.open_mark)
+    if sent == 0:
+        return None
+    prev_start = doc.sent_starts[sent - 1]
+    prev_end = doc.sent_starts[sent]
+    if doc.para_of(prev_start) != para:
+        # The quote opens a paragraph: it continues the quote that closed the previous one.
+        if i > 0 and doc.para_of(doc.passages[found[i - 1].passage].close_mark) == para - 1:
+            prev = found[i - 1]
+            close = doc.passages[prev.passage].close_mark
+            rest = doc.text[close + 1 : doc.para_starts[para]]
+            if prev.full and len(_WORD_RE.findall(rest)) <= 20:
+                return _ResolvedMarker(i - 1)
+        return None
+    # A quote in the previous sentence: the same speaker goes on.
+    if i > 0 and doc.passages[found[i - 1].passage].close_mark >= prev_start and found[i - 1].full:
+        return _ResolvedMarker(i - 1)
+    _, ref = _before_attribution(doc, prev_end, prev_start)
+    if ref is not None:
+        return ref
+    hi = bisect_left(doc.mention_pos, prev_end)
+    lo = bisect_left(doc.mention_pos, prev_start)
+    people = [m for m in doc.mentions[lo:hi] if m.kind != "org" and not m.possessive]
+    if people:
+        m = people[0]
+        if m.kind in ("he", "she"):
+            return _Ref("pronoun", m.kind, m.pos)
+        return _Ref("name", m.name, m.pos, person=True)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _ResolvedMarker:
+    """The same speaker as the quote at this index."""
+
+    index: int
+
+
+# -- merging and output ------------------------------------------------------------------------
+
+
+def _merges(doc: _Doc, a: _Found, b: _Found) -> bool:
+    """A split quote: ``“…,” she said. “…”`` in one paragraph."""
+    if not (a.full and b.full and a.after and a.attribution_end >= 0):
+        return False
+    pa, pb = doc.passages[a.passage], doc.passages[b.passage]
+    if doc.para_of(pa.close_mark) != doc.para_of(pb.open_mark):
+        return False
+    gap = doc.text[a.attribution_end : pb.open_mark]
+    if gap.strip(" \t.,") or "\n" in gap:
+        return False
+    return not (
+        b.after
+        and b.speaker is not None
+        and a.speaker is not None
+        and b.speaker.text != a.speaker.text
+    )
+
+
+def _part_text(doc: _Doc, p: _Passage) -> str:
+    return " ".join(_SPACES_RE.sub(" ", doc.text[a:b]).strip() for a, b in p.parts)
+
+
+def _finish(text: str, full: bool) -> str:
+    text = text.strip()
+    if not full:
+        return text.rstrip(",;:").rstrip()
+    if text.endswith((",", ";", ":", "—", "–")):
+        text = text[:-1].rstrip()
+    if text and text[-1] not in _TERMINAL and text[-1] not in "'’\"”)":
+        text += "."
+    return text
+
+
+def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[Quote]:
+    """Every direct quotation in ``text``, in order of appearance, with its speaker.
+
+    ``entities`` (named entities with character offsets into ``text``) are only a hint: people
+    tagged PERSON count as people, places tagged GPE/LOC/FAC are not taken for people.
+    """
+    if not text or not _MARK_RE.search(text):
+        return []
+    doc = _analyse(text, entities)
+    found: list[_Found] = []
+    for i in range(len(doc.passages)):
+        f = _classify(doc, i)
+        if f is not None:
+            found.append(f)
+    # Speakers from context, then resolution.
+    speakers: list[str | None] = []
+    for i, f in enumerate(found):
+        ref: _Ref | _ResolvedMarker | str | None = f.speaker
+        if ref is None and f.full and not _has_frame(doc, doc.passages[f.passage]):
+            ref = _context_speaker(doc, doc.passages[f.passage], found, i)
+        if isinstance(ref, _ResolvedMarker):
+            speakers.append(speakers[ref.index])
+        elif isinstance(ref, str):
+            speakers.append(ref)
+        else:
+            speakers.append(_resolve(doc, ref))
+    # Merge split quotes.
+    out: list[Quote] = []
+    i = 0
+    while i < len(found):
+        f = found[i]
+        p = doc.passages[f.passage]
+        pieces = [_part_text(doc, p)]
+        end = p.end
+        j = i
+        while j + 1 < len(found) and _merges(doc, found[j], found[j + 1]):
+            j += 1
+            q = doc.passages[found[j].passage]
+            nxt = _part_text(doc, q)
+            if nxt[:1].islower():
+                pieces[-1] = pieces[-1].rstrip()
+            else:
+                pieces[-1] = _finish(pieces[-1], True)
+            pieces.append(nxt)
+            end = q.end
+        joined = _finish(" ".join(pieces), f.full)
+        out.append(Quote(joined, speakers[i], p.start, end, f.full))
+        i = j + 1
+    return out
+
+
+def _has_frame(doc: _Doc, p: _Passage) -> bool:
+    """Whether the quote's own sentence has words before it (``A sign read: “…”``)."""
+    sent_start, _ = _sentence_bounds(doc, p.open_mark)
+    return bool(doc.text[sent_start : p.open_mark].strip())
+
+
+# -- choosing, shortening, snippets ------------------------------------------------------------
+
+
+def _distance(quote: Quote, spans: Sequence[tuple[int, int]]) -> int:
+    if not spans:
+        return 0
+    best = -1
+    for a, b in spans:
+        if b < quote.start:
+            d = quote.start - b
+        elif a > quote.end:
+            d = a - quote.end
+        else:
+            d = 0
+        best = d if best < 0 else min(best, d)
+    return best
+
+
+def choose_key_quotes(
+    quotes: Sequence[Quote], match_spans: Sequence[tuple[int, int]], n: int = 1
+) -> list[Quote]:
+    """The ``n`` best quotes, best first: full quotes with a named speaker, then other full
+    quotes, then partial quotes (with a speaker before without); within each, the closest to
+    the matched spans (character distance), then the earliest."""
+
+    def key(q: Quote) -> tuple[int, int, int]:
+        tier = (0 if q.full else 2) + (0 if q.speaker else 1)
+        return tier, _distance(q, match_spans), q.start
+
+    if n <= 0:
+        return []
+    return sorted(quotes, key=key)[:n]
+
+
+def shorten(text: str, limit: int = 280) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, ending with "…"."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS[:limit]
+    room = limit - 1
+    cut = text.rfind(" ", 0, room + 1)
+    if cut < room // 2:
+        cut = room  # no space near the limit: cut the word
+    head = text[:cut].rstrip(" ,;:.-–—")
+    return (head or text[:room]) + ELLIPSIS
+
+
+def snippet(
+    text: str, spans: Sequence[tuple[int, int]], width: int = 200
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A one-line snippet of at most ``width`` characters around the first matched span.
+
+    Whitespace runs (newlines included) become one space; "…" marks a cut at either end. The
+    matched spans that lie wholly inside the snippet come back as offsets into it.
+    """
+    flat_chars: list[str] = []
+    index = [0] * (len(text) + 1)  # original offset -> offset in the flattened text
+    space = False
+    for i, c in enumerate(text):
+        index[i] = len(flat_chars)
+        if c.isspace():
+            if flat_chars and not space:
+                flat_chars.append(" ")
+            space = True
+        else:
+            flat_chars.append(c)
+            space = False
+    index[len(text)] = len(flat_chars)
+    flat = "".join(flat_chars).rstrip()
+    n = len(flat)
+    mapped = sorted(
+        (min(index[a], n), min(index[b], n)) for a, b in spans if 0 <= a < b <= len(text)
+    )
+    mapped = [(a, b) for a, b in mapped if a < b]
+    if n <= width:
+        return flat, tuple(mapped)
+    if not mapped:
+        return shorten(flat, width), ()
+    a, b = mapped[0]
+    room = max(width - 2, 1)  # two ellipses at most
+    start = max(0, a - max(0, room - (b - a)) // 3)
+    if start > 0:
+        sp = flat.rfind(" ", 0, start + 1)
+        start = sp + 1 if sp >= 0 and a - (sp + 1) < room else start
+    end = min(n, start + room)
+    if end < n:
+        sp = flat.rfind(" ", start, end + 1)
+        if sp > b:
+            end = sp
+    body = flat[start:end].strip()
+    offset = start + (len(flat[start:end]) - len(flat[start:end].lstrip()))
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < n else ""
+    out = prefix + body + suffix
+    shift = len(prefix) - offset
+    inside = tuple(
+        (x + shift, y + shift) for x, y in mapped if x >= offset and y <= offset + len(body)
+    )
+    return out, inside
