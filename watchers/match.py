@@ -95,6 +95,7 @@ class _Doc:
     _entities: list[tuple[str, int, int]] | None = None  # (label, first token, end token)
     _sources: list[tuple[str, ...]] | None = None
     _vocabulary: tuple[list[str], dict[str, list[int]]] | None = None
+    _covering: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, analysis: Analysis) -> _Doc:
@@ -147,8 +148,17 @@ class _Doc:
                 end = bisect_left(starts, e.end)  # first token starting at/after its end
                 if first < end:
                     out.append((e.label, first, end))
+            covering: dict[int, list[tuple[str, int, int]]] = {}
+            for entity in out:
+                for i in range(entity[1], entity[2]):
+                    covering.setdefault(i, []).append(entity)
             self._entities = out
+            self._covering = covering
         return self._entities
+
+    def covering(self, i: int, j: int) -> list[tuple[str, int, int]]:
+        """The entities that cover tokens [i, j) (call after ``entities`` returned a list)."""
+        return [e for e in self._covering.get(i, ()) if j <= e[2]]
 
     @property
     def sources(self) -> list[tuple[str, ...]]:
@@ -229,9 +239,8 @@ def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
     for occ in occs:
         i, j = occ
         ok = False
-        for e_label, a, b in entities:
-            if not (a <= i and j <= b):
-                continue
+        covering = doc.covering(i, j)
+        for e_label, a, b in covering:
             if country:
                 ok = e_label in _COUNTRY_LABELS and _names_country(doc, leaf, a, b)
             else:
@@ -239,7 +248,7 @@ def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
             if ok:
                 break
         if not ok and label == "PERSON":
-            ok = _in_person_position(doc, i, j, entities)
+            ok = _in_person_position(doc, i, j, [e[0] for e in covering])
         if ok:
             out.append(occ)
     out.sort()
@@ -263,18 +272,17 @@ def _gap(doc: _Doc, i: int) -> str:
     return doc.analysis.text[doc.tokens[i - 1].end : doc.tokens[i].start]
 
 
-def _in_person_position(doc: _Doc, i: int, j: int, entities: list[tuple[str, int, int]]) -> bool:
+def _in_person_position(doc: _Doc, i: int, j: int, covering: list[str]) -> bool:
     """A capitalised name where a person stands: after a title ("spokeswoman Maria Zakharova",
     "President Putin"), or the subject of a reporting verb next to a quote ("..., Zakharova said";
     "..., said Zakharova"; "Zakharova said"). Used when the model did not label it PERSON."""
     if not all(_capitalised(doc, k) for k in range(i, j)):
         return False
-    covering = [lab for lab, a, b in entities if a <= i and j <= b]
     if any(lab in _NOT_A_PERSON for lab in covering):
         return False
     n = len(doc.tokens)
     a, b = i, j  # the run of capitalised words around the name, within one line
-    while a > 0 and _capitalised(doc, a - 1) and _gap(doc, a).strip(" ") == "" and a > 0:
+    while a > 0 and _capitalised(doc, a - 1) and _gap(doc, a).strip(" ") == "":
         a -= 1
     while b < n and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
         b += 1
