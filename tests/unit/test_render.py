@@ -58,7 +58,7 @@ def test_non_http_links_are_not_linked() -> None:
 
 
 def test_snippet_bolds_matched_words_when_there_is_no_quote() -> None:
-    item = _item(quotes=(), snippet="…the Russia <embassy> row…", snippet_spans=((5, 11), (12, 20)))
+    item = _item(quotes=(), snippet="…the Russia <embassy> row…", snippet_spans=((5, 11), (12, 21)))
     [html] = render_digest_html(_digest(item), NOW)
     assert "…the <b>Russia</b> <b>&lt;embassy&gt;</b> row…" in html
 
