@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from watchers.countries import find_countries
 from watchers.model import Analysis, Match, Token
 from watchers.query import (
     And,
@@ -69,9 +70,10 @@ _TITLES = frozenset(
 )
 # Labels that say the words are not a person (an ORG may be a mislabelled person).
 _NOT_A_PERSON = frozenset(
-    {"GPE", "LOC", "NORP", "FAC", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL"}
-    | {"CARDINAL", "LANGUAGE", "LAW", "EVENT"}
+    {"FAC", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
+    | {"LAW", "EVENT"}
 )
+_PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})  # the small model puts some surnames here
 _COUNTRY_LABELS = frozenset({"GPE", "LOC", "NORP"})
 _QUOTE_CHARS = frozenset("\"“”'’»«")
 _SOURCE_SPLIT = re.compile(r"[^\w']+")
@@ -273,34 +275,47 @@ def _gap(doc: _Doc, i: int) -> str:
 
 
 def _in_person_position(doc: _Doc, i: int, j: int, covering: list[str]) -> bool:
-    """A capitalised name where a person stands: after a title ("spokeswoman Maria Zakharova",
-    "President Putin"), or the subject of a reporting verb next to a quote ("..., Zakharova said";
-    "..., said Zakharova"; "Zakharova said"). Used when the model did not label it PERSON."""
-    if not all(_capitalised(doc, k) for k in range(i, j)):
-        return False
+    """A capitalised name where a person stands, when the model did not label it PERSON.
+
+    Strong cues: a title before the name ("spokeswoman Maria Zakharova", "President Putin"), or
+    a reporting verb next to a quote ("..., Zakharova said"; "..., said Zakharova"; "Zakharova
+    said: ..."). Weak cue: a reporting verb right after the name ("Zakharova told reporters").
+    A name the model labelled ORG needs a strong cue; one labelled a place or a group needs a
+    strong cue and must not be a country's name; other labels (dates, amounts) never qualify.
+    Acronyms (NATO, OPEC) are never taken for persons.
+    """
+    text = doc.analysis.text
+    tokens = doc.tokens
+    for k in range(i, j):
+        word = text[tokens[k].start : tokens[k].end]
+        if not word[0].isupper() or (len(word) > 1 and word.isupper()):
+            return False
     if any(lab in _NOT_A_PERSON for lab in covering):
         return False
-    n = len(doc.tokens)
+    n = len(tokens)
     a, b = i, j  # the run of capitalised words around the name, within one line
     while a > 0 and _capitalised(doc, a - 1) and _gap(doc, a).strip(" ") == "":
         a -= 1
     while b < n and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
         b += 1
     keys = doc.keys
-    if any(keys[k] in _TITLES for k in range(a, i)):
-        return True
-    if a > 0 and keys[a - 1] in _TITLES and _gap(doc, a).strip(" ") == "":
-        return True
-    quote_before = a > 0 and any(c in _QUOTE_CHARS for c in _gap(doc, a))
-    if b < n and keys[b] in _REPORTING and _gap(doc, b).strip(" ") == "":
+    strong = weak = False
+    if any(keys[k] in _TITLES for k in range(a, i)) or (
+        a > 0 and keys[a - 1] in _TITLES and _gap(doc, a).strip(" ") == ""
+    ):
+        strong = True
+    elif b < n and keys[b] in _REPORTING and _gap(doc, b).strip(" ") == "":
+        quote_before = a > 0 and any(c in _QUOTE_CHARS for c in _gap(doc, a))
         quote_after = b + 1 < n and any(c in _QUOTE_CHARS or c == ":" for c in _gap(doc, b + 1))
-        if quote_before or quote_after or not covering:
-            return True
-    if a > 1 and keys[a - 1] in _REPORTING and _gap(doc, a).strip(" ") == "":
-        before_verb = _gap(doc, a - 1)
-        if any(c in _QUOTE_CHARS or c == "," for c in before_verb):
-            return True  # "...,” said Zakharova
-    return False
+        strong = quote_before or quote_after
+        weak = True
+    elif a > 1 and keys[a - 1] in _REPORTING and _gap(doc, a).strip(" ") == "":
+        strong = any(c in _QUOTE_CHARS or c == "," for c in _gap(doc, a - 1))  # "...,” said X
+    if any(lab in _PLACE_LABELS for lab in covering):
+        return strong and not find_countries(tuple(keys[i:j]))
+    if "ORG" in covering:
+        return strong
+    return strong or weak
 
 
 def _leaf_at(doc: _Doc, leaf: Leaf) -> list[Span]:

@@ -392,3 +392,22 @@ def test_index_survives_many_adds_and_removes() -> None:
     for i in range(1, 200, 2):
         m.remove(i)
     assert m.candidates(analysed("shared word3")) == set()
+
+
+def test_person_mislabelled_as_a_place_with_a_title() -> None:
+    # The small model labels Scholz GPE here.
+    article = analysed(
+        "Aid", "Chancellor Scholz said Germany would send more aid.",
+        entities=[("GPE", "Scholz"), ("GPE", "Germany")],
+    )  # fmt: skip
+    assert matches("PERSON:Scholz", article)
+
+
+def test_a_country_is_never_taken_for_a_person() -> None:
+    article = analysed("News", "“We will respond,” Russia said.", entities=[("GPE", "Russia")])
+    assert not matches("PERSON:Russia", article)
+
+
+def test_acronyms_are_never_taken_for_persons() -> None:
+    article = analysed("Oil", "“Output will rise,” OPEC said.", entities=[("ORG", "OPEC")])
+    assert not matches("PERSON:OPEC", article)
