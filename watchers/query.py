@@ -238,7 +238,7 @@ def _lex(text: str) -> list[_Tok]:
                 raise QueryError(
                     i + 1,
                     "this quote is never closed",
-                    f'add a closing " after the phrase: {text[i:].strip()}"',
+                    f'Add a closing " after the phrase: {text[i:].strip()}"',
                 )
             out.append(_Tok(_Kind.PHRASE, i + 1, text[i + 1 : end]))
             i = end + 1
@@ -257,7 +257,9 @@ def _lex_bare(word: str, pos: int, following: str, out: list[_Tok]) -> None:
         if following and not following.isspace():
             out.append(_Tok(_Kind.MINUS, pos, "-"))  # -(a OR b), -"a phrase"
             return
-        raise QueryError(pos, "- must be followed directly by the word to leave out", "e.g. -sport")
+        raise QueryError(
+            pos, "- must be followed directly by the word to leave out", "For example: -sport"
+        )
     if word.startswith("-"):
         out.append(_Tok(_Kind.MINUS, pos, "-"))
         _lex_bare(word[1:], pos + 1, following, out)
@@ -270,13 +272,13 @@ def _lex_bare(word: str, pos: int, following: str, out: list[_Tok]) -> None:
         op = near.group(1) if near else word
         number = near.group(2) if near else ""
         if not number.isdigit():
-            raise QueryError(pos, f"{op}/ needs a number of words", f"write e.g. {op}/5")
+            raise QueryError(pos, f"{op}/ needs a number of words", f"Write for example {op}/5")
         distance = int(number)
         if not 1 <= distance <= MAX_DISTANCE:
             raise QueryError(
                 pos,
                 f"{op}/{number}: the distance must be between 1 and {MAX_DISTANCE} words",
-                f"write e.g. {op}/10",
+                f"Write for example {op}/10",
             )
         out.append(_Tok(_Kind.NEAR, pos, word, distance, op == "ONEAR"))
         return
@@ -288,7 +290,7 @@ def _lex_bare(word: str, pos: int, following: str, out: list[_Tok]) -> None:
             raise QueryError(
                 pos,
                 f"unknown field {name}:",
-                f'fields are {_FIELD_LIST}; to search for the text itself, quote it: "{word}"',
+                f'Fields are {_FIELD_LIST}; to search for the text itself, quote it: "{word}"',
             )
         out.append(_Tok(_Kind.FIELD, pos, canonical))
         rest = field.group(2)
@@ -296,7 +298,9 @@ def _lex_bare(word: str, pos: int, following: str, out: list[_Tok]) -> None:
             _lex_bare(rest, pos + len(name) + 1, following, out)
         elif not following or following.isspace() or following == ")":
             raise QueryError(
-                pos, f"{name}: needs a term right after it", f"e.g. {name}:word or {name}:(a OR b)"
+                pos,
+                f"{name}: needs a term right after it",
+                f"For example {name}:word or {name}:(a OR b)",
             )
         return
     out.append(_Tok(_Kind.WORD, pos, word))
@@ -326,11 +330,13 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.tok.kind is _Kind.END:
-            raise QueryError(0, "the query is empty", "write a word to look for, e.g. embassy")
+            raise QueryError(
+                0, "the query is empty", "Write a word to look for, for example embassy"
+            )
         node = self.or_expr(None)
         tok = self.tok
         if tok.kind is _Kind.RPAREN:
-            raise QueryError(tok.pos, "there is no ( for this )", "remove it or add a ( before")
+            raise QueryError(tok.pos, "there is no ( for this )", "Remove it or add a ( before")
         if tok.kind is not _Kind.END:  # pragma: no cover - every other token starts a term
             raise QueryError(tok.pos, f"unexpected {tok.text}")
         return node
@@ -381,13 +387,13 @@ class _Parser:
                 raise QueryError(
                     pos,
                     f"{tok.text} joins two terms, phrases, prefixes or entity terms, not {what}",
-                    "use AND instead, or put the NEAR inside the parentheses",
+                    "Use AND instead, or put the NEAR inside the parentheses",
                 )
         if self.tok.kind is _Kind.NEAR:
             raise QueryError(
                 self.tok.pos,
                 f"{self.tok.text} cannot follow another NEAR",
-                "join two NEAR pairs with AND: a NEAR/5 b AND b NEAR/5 c",
+                "Join two NEAR pairs with AND: a NEAR/5 b AND b NEAR/5 c",
             )
         assert isinstance(left, Words | Prefix | EntityTerm)
         assert isinstance(right, Words | Prefix | EntityTerm)
@@ -401,7 +407,7 @@ class _Parser:
             self.advance()
             if field is not None:
                 raise QueryError(
-                    tok.pos, f"{tok.text}: cannot be used inside {field}:", "use one field per term"
+                    tok.pos, f"{tok.text}: cannot be used inside {field}:", "Use one field per term"
                 )
             if self.tok.kind is _Kind.LPAREN:
                 return self.group(tok.text)
@@ -419,16 +425,16 @@ class _Parser:
             raise QueryError(
                 open_tok.pos,
                 f"parentheses are nested more than {MAX_DEPTH} deep",
-                "simplify the query",
+                "Simplify the query",
             )
         if self.tok.kind is _Kind.RPAREN:
-            raise QueryError(open_tok.pos, "empty parentheses", "put a term between ( and )")
+            raise QueryError(open_tok.pos, "empty parentheses", "Put a term between ( and )")
         node = self.or_expr(field)
         if self.toks[self.i].kind is not _Kind.RPAREN:
             raise QueryError(
                 open_tok.pos,
                 f"missing ) for the ( at position {open_tok.pos}",
-                "add a ) where the group ends",
+                "Add a ) where the group ends",
             )
         self.advance()
         self.depth -= 1
@@ -441,7 +447,7 @@ class _Parser:
         self.count += 1
         if self.count > MAX_TERMS:
             raise QueryError(
-                tok.pos, f"too many terms: at most {MAX_TERMS}", "split it into several watchlists"
+                tok.pos, f"too many terms: at most {MAX_TERMS}", "Split it into several watchlists"
             )
         if tok.kind is _Kind.PHRASE:
             return self.phrase_leaf(tok, field)
@@ -451,7 +457,7 @@ class _Parser:
         inner = tok.text.strip()
         tokens = tokenise(inner)
         if not tokens:
-            raise QueryError(tok.pos, "empty phrase", "put one or more words between the quotes")
+            raise QueryError(tok.pos, "empty phrase", "Put one or more words between the quotes")
         display = f'"{inner}"'
         if field == "source":
             return Source(f"source:{display}", _source_words(inner))
@@ -469,7 +475,7 @@ class _Parser:
         tokens = tokenise(word)
         if not tokens:
             raise QueryError(
-                tok.pos, f"{word} has no letters or digits to look for", "remove it or quote it"
+                tok.pos, f"{word} has no letters or digits to look for", "Remove it or quote it"
             )
         if word.lower() in _OPERATOR_WORDS and field is None:
             self.warnings.append(
@@ -493,17 +499,19 @@ class _Parser:
             raise QueryError(
                 tok.pos + star,
                 "* is allowed only at the end of a word",
-                "write a prefix such as sanction*; other wildcards are not supported",
+                "Write a prefix such as sanction*; other wildcards are not supported",
             )
         prefix = normalise(word[:-1])
         if sum(c.isalnum() for c in prefix) < MIN_PREFIX or not prefix[:1].isalnum():
             raise QueryError(
                 tok.pos,
                 f"a prefix needs at least {MIN_PREFIX} letters before *",
-                f"make it longer, or search the word itself: {word[:-1]}",
+                f"Make it longer, or search the word itself: {word[:-1]}",
             )
         if field == "source":
-            raise QueryError(tok.pos, "source: takes a name, not a prefix", "e.g. source:reuters")
+            raise QueryError(
+                tok.pos, "source: takes a name, not a prefix", "For example source:reuters"
+            )
         if field in ENTITY_LABELS:
             return _entity(field, word, (), prefix)
         if field == "title":
@@ -527,7 +535,7 @@ class _Parser:
         if tok.kind in (_Kind.AND, _Kind.OR, _Kind.NEAR):
             raise QueryError(tok.pos, f"{tok.text} needs a term before it")
         if tok.kind is _Kind.RPAREN and self.depth == 0:
-            raise QueryError(tok.pos, "there is no ( for this )", "remove it or add a ( before")
+            raise QueryError(tok.pos, "there is no ( for this )", "Remove it or add a ( before")
 
     def expect_term_after(self, op: _Tok) -> None:
         nxt = self.tok
@@ -539,14 +547,14 @@ class _Parser:
                     nxt.pos,
                     f"{op.text} joins two terms, phrases, prefixes or entity terms, "
                     "not a group or operator",
-                    "use AND instead, or put the NEAR inside the parentheses",
+                    "Use AND instead, or put the NEAR inside the parentheses",
                 )
         if not ok:
             where = "at the end" if nxt.kind is _Kind.END else f"before {nxt.text}"
             raise QueryError(
                 op.pos,
                 f"{op.text} needs a term after it",
-                f"add a term {where}, or remove {op.text}",
+                f"Add a term {where}, or remove {op.text}",
             )
 
 
@@ -600,7 +608,7 @@ def parse_query(text: str) -> Query:
         raise QueryError(
             MAX_LENGTH + 1,
             f"the query is longer than {MAX_LENGTH} characters",
-            "shorten it or split it into several watchlists",
+            "Shorten it or split it into several watchlists",
         )
     parser = _Parser(text)
     root = parser.parse()
@@ -608,7 +616,9 @@ def parse_query(text: str) -> Query:
         raise QueryError(
             0,
             "this query can only leave articles out: add something to look for",
-            f"e.g. embassy AND {render(root, 2)}",
+            f"For example: embassy AND {render(root, 2)}"
+            if isinstance(root, Not)
+            else "Each part joined by OR needs a word to look for, as in (a OR b) NOT c",
         )
     all_leaves = leaves(root)
     return Query(
