@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from watchers.model import Entity, Quote
@@ -67,7 +67,7 @@ _REPORTING = _words(
     stressed stresses emphasised emphasized emphasises emphasizes maintained maintains reiterated
     reiterates estimated wondered wonders quipped boasted retorted exclaimed whispered reported
     testified alleged alleges accused accuses blamed blames praised praises welcomed welcomes
-    dismissed dismisses criticised criticized condemned condemns cited according
+    dismissed dismisses criticised criticized condemned condemns cited quoted according
     """
 )
 # Reporting verbs with no subject of their own ("…, adding that …").
@@ -117,12 +117,27 @@ _STOP = _words(
     whoever whatever such other others more less few several mr mrs ms dr prof
     """
 )
+# Plural nouns that open sentences as speakers ("Officials said"); never names.
+_COMMON_SUBJECTS = _words(
+    """
+    officials critics analysts experts police witnesses residents sources doctors scientists
+    researchers investors economists traders authorities lawyers prosecutors campaigners activists
+    protesters protestors organisers organizers observers diplomats officers leaders ministers
+    lawmakers legislators regulators executives employees workers farmers fans supporters
+    opponents voters locals parents teachers students survivors families relatives neighbours
+    neighbors rescuers firefighters paramedics medics soldiers troops rebels militants insurgents
+    commentators pollsters bankers brokers strategists staff others engineers officers judges
+    """
+)
 _CALENDAR = _words(
     """
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december
     """
 )
+_TITLE_SMALL = _words("a an the of and or in on at to for by with from as but nor vs")
+_SUFFIXES = _words("jr sr ii iii iv")
+_NAME_PREFIXES = _words("al el bin ben ibn abu ad as ash at az ul")
 _PARTICLES = _words("de van von der den da di du del della la le bin ibn al ter dos das")
 # Titles and roles that come before a name and are not part of it.
 _TITLES = _words(
@@ -134,7 +149,8 @@ _TITLES = _words(
     rabbi imam rev rev. reverend father chief ambassador commissioner chairman chairwoman chair
     director inspector sheriff attorney deputy speaker spokesman spokeswoman spokesperson coach
     manager officer executive ceo premier emir sheikh superintendent detective constable commander
-    admiral marshal striker midfielder defender goalkeeper captain
+    admiral marshal striker midfielder defender goalkeeper captain state defence defense
+    exchequer affairs
     """
 )
 # Words that make a capitalised name an organisation (or a place), not a person.
@@ -149,7 +165,8 @@ _ORG_WORDS = _words(
     cooperative operators industries international centre center service forum alliance coalition
     movement museum library church nations republic kingdom states command reserve exchange
     agency league frontier breeze coast union management advisers advisors consulting labs
-    energy power pharma pharmaceuticals insurance
+    energy power pharma pharmaceuticals insurance kremlin pentagon vatican élysée elysee
+    bundestag knesset duma treasury fed
     """
 )
 # Head nouns of a bare description that stands for an organisation ("the company said").
@@ -180,8 +197,10 @@ _ABBREVIATIONS = _words(
 _OPENERS = "“„«"
 _CLOSERS = "”»"
 _MARK_RE = re.compile('[“”„«»"]')
+_SINGLE_MARK_RE = re.compile("[‘’']")
 _TOKEN_RE = re.compile(
     r"(?:Dr|Mr|Mrs|Ms|Mx|Prof|Gen|Sen|Rep|Gov|Col|Capt|Lt|Sgt|Rev|St|Jr|Sr)\.(?=\s)"
+    r"|[A-Z]\.(?=\s+[A-Z][a-z])"
     r"|\w+(?:['’\-]\w+)*"
     r"|[^\w\s]"
 )
@@ -199,6 +218,7 @@ _MAX_AFTER = 40  # tokens scanned after a quote for its attribution
 _MAX_SENTENCES = 8  # sentences scanned back to resolve a pronoun or description
 _MAX_ANTECEDENT = 400  # tokens scanned back for "a … diplomat" when resolving "the diplomat"
 _MAX_PARAGRAPHS = 12  # paragraphs one quotation may run over
+_MAX_ITEMS = 100  # names or speakers looked at to resolve one pronoun or description
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -221,7 +241,10 @@ class _Tok:
 
     @property
     def is_cap(self) -> bool:
-        return self.word[0].isupper()
+        if self.word[0].isupper():
+            return True
+        prefix, _, rest = self.word.partition("-")  # al-Assad, el-Sisi
+        return prefix in _NAME_PREFIXES and rest[:1].isupper()
 
     @property
     def possessive(self) -> bool:
@@ -295,6 +318,10 @@ class _Doc:
     def sent_of(self, pos: int) -> int:
         return bisect_right(self.sent_starts, pos) - 1
 
+    def starts_sentence(self, pos: int) -> bool:
+        k = bisect_left(self.sent_starts, pos)
+        return k < len(self.sent_starts) and self.sent_starts[k] == pos
+
     def para_of(self, pos: int) -> int:
         return bisect_right(self.para_starts, pos) - 1
 
@@ -317,7 +344,8 @@ class _Found:
 # -- quoted passages ---------------------------------------------------------------------------
 
 
-def _mark_opens(text: str, i: int, is_open: bool) -> bool:
+def _double_role(text: str, i: int, is_open: bool) -> bool | None:
+    """Whether the double mark at ``i`` opens (True) or closes (False) a passage."""
     ch = text[i]
     if ch in _OPENERS:
         return True
@@ -332,13 +360,43 @@ def _mark_opens(text: str, i: int, is_open: bool) -> bool:
     return not is_open
 
 
+def _single_role(text: str, i: int, is_open: bool) -> bool | None:
+    """Like ``_double_role`` for single marks; None for an apostrophe (don’t, the parents’)."""
+    prev = text[i - 1] if i > 0 else " "
+    nxt = text[i + 1] if i + 1 < len(text) else " "
+    if text[i] == "‘":
+        return None if nxt.isspace() else True
+    if nxt.isalnum():
+        opens = text[i] == "'" and (prev.isspace() or prev in "([{—–-/:")
+        return True if opens else None
+    return None if prev.isspace() else False
+
+
 def _find_passages(text: str) -> list[_Passage]:
+    """Double-quoted passages; single-quoted ones only in paragraphs with no double marks
+    (headlines, and house styles that quote with single marks)."""
+    doubles = [m.start() for m in _MARK_RE.finditer(text)]
+    out = _scan(text, doubles, _double_role)
+    para_starts = [0] + [m.end() for m in _PARAGRAPH_RE.finditer(text)]
+    with_doubles = {bisect_right(para_starts, i) for i in doubles}
+    singles = [
+        m.start()
+        for m in _SINGLE_MARK_RE.finditer(text)
+        if bisect_right(para_starts, m.start()) not in with_doubles
+    ]
+    if singles:
+        out = sorted(out + _scan(text, singles, _single_role), key=lambda p: p.open_mark)
+    return out
+
+
+def _scan(
+    text: str, marks: Sequence[int], role: Callable[[str, int, bool], bool | None]
+) -> list[_Passage]:
     out: list[_Passage] = []
     parts: list[tuple[int, int]] = []
     start = -1  # content start of the part being read, -1 when no passage is open
     first_mark = -1
-    for m in _MARK_RE.finditer(text):
-        i = m.start()
+    for i in marks:
         if start >= 0:
             newline = text.find("\n", start, i)
             if newline >= 0:
@@ -346,7 +404,7 @@ def _find_passages(text: str) -> list[_Passage]:
                 # opens with a quote mark.
                 resumes = (
                     _WS_RE.match(text, newline).end() == i  # type: ignore[union-attr]
-                    and _mark_opens(text, i, False)
+                    and role(text, i, False) is True
                     and len(parts) < _MAX_PARAGRAPHS
                     and _reads_as_sentences(text, parts[0][0] if parts else start, newline)
                 )
@@ -355,7 +413,10 @@ def _find_passages(text: str) -> list[_Passage]:
                     start = i + 1
                     continue
                 parts, start = [], -1
-        if _mark_opens(text, i, start >= 0):
+        opens = role(text, i, start >= 0)
+        if opens is None:
+            continue
+        if opens:
             parts, start, first_mark = [], i + 1, i
         elif start >= 0:
             parts.append((start, i))
@@ -410,7 +471,7 @@ def _sentence_starts(text: str, passages: Sequence[_Passage]) -> list[int]:
         if q == p or q >= n:
             continue
         c = text[q]
-        if not (c.isupper() or c.isdigit() or c in _OPENERS or c in '"‘'):
+        if not (c.isupper() or c.isdigit() or c in _OPENERS or c in "\"‘'"):
             continue
         if m.group() == "." and _is_abbreviation(text, m.start()):
             continue
@@ -457,7 +518,10 @@ def _is_org_name(words: Sequence[str]) -> bool:
 
 
 def _strip_title(words: list[str]) -> list[str]:
-    """Drop leading stop words and any titles before a name ("Swiss Foreign Minister ...")."""
+    """Drop leading stop words and any titles before a name ("Swiss Foreign Minister ..."),
+    and a generational suffix after it ("Jr")."""
+    while len(words) > 1 and words[-1].rstrip(".").lower() in _SUFFIXES:
+        words = words[:-1]
     while words and (words[0].lower() in _STOP or words[0].lower() in _CALENDAR):
         words = words[1:]
     last_title = -1
@@ -471,7 +535,10 @@ def _strip_title(words: list[str]) -> list[str]:
 
 
 def _name_key(words: Sequence[str]) -> str:
-    return words[-1].removesuffix("'s").removesuffix("’s")
+    """What a later surname-only mention looks like: ``Peskov``, ``Vries``, ``Assad``."""
+    key = words[-1].removesuffix("'s").removesuffix("’s")
+    prefix, _, rest = key.partition("-")
+    return rest if prefix.lower() in _NAME_PREFIXES and rest[:1].isupper() else key
 
 
 def _is_surname_only(words: Sequence[str]) -> bool:
@@ -479,8 +546,11 @@ def _is_surname_only(words: Sequence[str]) -> bool:
     return len(caps) == 1
 
 
-def _cap_runs(doc_toks: Sequence[_Tok], lo: int, hi: int) -> list[tuple[int, int]]:
-    """Token ranges of capitalised runs in ``toks[lo:hi]`` (names, with particles and "of")."""
+def _cap_runs(
+    doc_toks: Sequence[_Tok], lo: int, hi: int, breaks: frozenset[int]
+) -> list[tuple[int, int]]:
+    """Token ranges of capitalised runs in ``toks[lo:hi]`` (names, with particles and "of"),
+    never across a sentence start (a position in ``breaks``)."""
     runs: list[tuple[int, int]] = []
     i = lo
     while i < hi:
@@ -494,7 +564,7 @@ def _cap_runs(doc_toks: Sequence[_Tok], lo: int, hi: int) -> list[tuple[int, int
         j = i
         while j < hi:
             u = doc_toks[j]
-            if u.quote >= 0 or not u.is_word:
+            if u.quote >= 0 or not u.is_word or (j > i and u.start in breaks):
                 break
             if u.is_cap:
                 j += 1
@@ -503,7 +573,9 @@ def _cap_runs(doc_toks: Sequence[_Tok], lo: int, hi: int) -> list[tuple[int, int
                 continue
             nxt_cap = j + 1 < hi and doc_toks[j + 1].is_cap and doc_toks[j + 1].quote < 0
             joins = u.lower in _PARTICLES or (
-                u.lower == "of" and j > i and doc_toks[j - 1].lower in _ORG_WORDS
+                u.lower == "of"
+                and j > i
+                and (doc_toks[j - 1].lower in _ORG_WORDS or doc_toks[j - 1].lower in _TITLES)
             )
             if joins and nxt_cap:
                 j += 1
@@ -579,7 +651,7 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
 
 def _with_mentions(doc: _Doc) -> _Doc:
     toks = doc.toks
-    runs = _cap_runs(toks, 0, len(toks))
+    runs = _cap_runs(toks, 0, len(toks), frozenset(doc.sent_starts))
     full_names: list[tuple[int, str]] = []
     candidates: list[tuple[int, int, list[str], str]] = []  # i, j, name words, kind
     for i, j in runs:
@@ -600,7 +672,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if org:
             candidates.append((i, j, words, "org"))
             continue
-        if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not hinted:
+        if prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON:
             continue
         if placed and not hinted:
             continue
@@ -734,7 +806,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         if k > 0 and t.lower in _PREPOSITIONS and t.word[0].islower():
             joined = (
                 t.lower == "of"
-                and toks[k - 1].lower in _ORG_WORDS
+                and (toks[k - 1].lower in _ORG_WORDS or toks[k - 1].lower in _TITLES)
                 and k + 1 < len(toks)
                 and toks[k + 1].is_cap
             )
@@ -752,7 +824,12 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
                 break
             k -= 1
             continue
-        if t.lower == "of" and k < len(head) and k >= 2 and head[k - 2].lower in _ORG_WORDS:
+        if (
+            t.lower == "of"
+            and k < len(head)
+            and k >= 2
+            and (head[k - 2].lower in _ORG_WORDS or head[k - 2].lower in _TITLES)
+        ):
             k -= 1
             continue
         break
@@ -761,10 +838,12 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         run = run[1:]
     words = _strip_title(list(run))
     if words:
-        sentence_initial = head[k].start in doc.sent_starts
+        sentence_initial = doc.starts_sentence(head[k].start)
         single = _is_surname_only(words)
         common = single and (
-            words[0].lower() in doc.lower_words or (sentence_initial and k == 0 and cut < len(toks))
+            words[0].lower() in doc.lower_words
+            or words[0].lower() in _COMMON_SUBJECTS
+            or (sentence_initial and k == 0 and cut < len(toks))
         )
         if not (det == "the" and single and not _is_org_name(words)) and not common:
             if single and words[0].lower() in _PARTICLES:
@@ -777,11 +856,17 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
             )
             return _Ref("name", " ".join(words), head[k].start, org=org, person=person)
     # A description: the phrase as written, its first word lower-cased if it is not a name.
+    while len(toks) > 1 and toks[-1].lower in _PREPOSITIONS:
+        toks = toks[:-1]  # "protesters outside"
     start = toks[0].start
     end = toks[-1].end
     text = _SPACES_RE.sub(" ", doc.text[start:end])
     first = toks[0]
-    if first.is_cap and (first.lower in _DETERMINERS or first.lower in doc.lower_words):
+    if first.is_cap and (
+        first.lower in _DETERMINERS
+        or first.lower in doc.lower_words
+        or first.lower in _COMMON_SUBJECTS
+    ):
         text = text[0].lower() + text[1:]
     return _Ref("desc", text, start)
 
@@ -820,7 +905,7 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     span = list(toks[lo:j])
     if not span:
         return None
-    if toks[k].start in doc.sent_starts or (span and span[-1].word == "." and len(span) == 1):
+    if doc.starts_sentence(toks[k].start) or (span and span[-1].word == "." and len(span) == 1):
         return None
     parts = _split_parts(span)
     if parts[-1]:
@@ -896,7 +981,7 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
     a_i, m_i = a_hi - 1, m_hi - 1
     for s in range(sent, max(-1, sent - _MAX_SENTENCES - 1), -1):
         actors: list[_Actor] = []
-        while a_i >= 0 and doc.actors[a_i].sent >= s:
+        while a_i >= 0 and doc.actors[a_i].sent >= s and a_i > a_hi - _MAX_ITEMS:
             if doc.actors[a_i].sent == s:
                 actors.append(doc.actors[a_i])
             a_i -= 1
@@ -915,7 +1000,7 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
                 if name is not None:
                     return actor.pos, name
         mentions: list[_Mention] = []
-        while m_i >= 0 and doc.mentions[m_i].sent >= s:
+        while m_i >= 0 and doc.mentions[m_i].sent >= s and m_i > m_hi - _MAX_ITEMS:
             if doc.mentions[m_i].sent == s:
                 mentions.append(doc.mentions[m_i])
             m_i -= 1
@@ -930,25 +1015,36 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
     return None
 
 
-def _org_before(doc: _Doc, pos: int, sentences: int) -> tuple[int, str] | None:
+def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[int, str] | None:
+    """The organisation meant at ``pos``: one whose name contains ``head`` ("the ministry" and
+    "Foreign Ministry"), else the latest organisation quoted as a speaker, else (for "they"
+    and "it", with no ``head``) the latest organisation named."""
     sent = doc.sent_of(pos)
-    best: tuple[int, str] | None = None
-    i = bisect_left(doc.mention_pos, pos) - 1
-    while i >= 0 and doc.mentions[i].sent >= sent - sentences:
+    named: list[tuple[int, str]] = []
+    hi = bisect_left(doc.mention_pos, pos)
+    i = hi - 1
+    while i >= 0 and doc.mentions[i].sent >= sent - sentences and i > hi - _MAX_ITEMS:
         m = doc.mentions[i]
         if m.kind == "org":
-            best = (m.pos, m.name)
-            break
+            named.append((m.pos, m.name))
         i -= 1
-    i = bisect_left(doc.actor_pos, pos) - 1
-    while i >= 0 and doc.actors[i].sent >= sent - sentences:
+    speaking: list[tuple[int, str]] = []
+    hi = bisect_left(doc.actor_pos, pos)
+    i = hi - 1
+    while i >= 0 and doc.actors[i].sent >= sent - sentences and i > hi - _MAX_ITEMS:
         ref = doc.actors[i].ref
         if ref.kind == "name" and not ref.person:
-            if best is None or doc.actors[i].pos > best[0]:
-                best = (doc.actors[i].pos, ref.text)
-            break
+            speaking.append((doc.actors[i].pos, ref.text))
         i -= 1
-    return best
+    if head:
+        for found in sorted(named + speaking, reverse=True):
+            if head in found[1].lower().split():
+                return found
+    if speaking:
+        return speaking[0]
+    if not head and named:
+        return named[0]
+    return None
 
 
 def _is_bare(ref: _Ref) -> bool:
@@ -963,10 +1059,13 @@ def _is_org_noun(ref: _Ref) -> bool:
 def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     if not _is_bare(ref):
         return ref.text
-    head = ref.text.split()[-1].lower()
+    word = ref.text.split()[-1]
+    head = word.lower()
+    if word[0].isupper() and head in _ORG_WORDS:
+        return ref.text  # "the Kremlin", "the Pentagon"
     antecedent = _indefinite_before(doc, head, ref.pos)
     if _is_org_noun(ref):
-        named = _org_before(doc, ref.pos, _MAX_SENTENCES)
+        named = _org_before(doc, ref.pos, _MAX_SENTENCES, head)
     else:
         named = _person_before(doc, ref.pos, depth + 1)
     if antecedent is not None and (named is None or antecedent[0] > named[0]):
@@ -1064,11 +1163,15 @@ def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> tuple[bool, _Ref | 
     return found, None
 
 
-def _is_title_case(content: str) -> bool:
+def _is_title_case(content: str, embedded: bool) -> bool:
+    """A short passage in title case: a book, a show, a slogan's name. In mid-sentence it may
+    carry the sentence's punctuation (“State of the Union.”)."""
+    if embedded:
+        content = content.rstrip(".,")
     words = _WORD_RE.findall(content)
     if len(words) < 2 or len(words) > 8 or content[-1] in _TERMINAL + ",":
         return False
-    return all(w[0].isupper() or len(w) <= 3 for w in words) and words[0][0].isupper()
+    return words[0][0].isupper() and all(w[0].isupper() or w in _TITLE_SMALL for w in words)
 
 
 def _classify(doc: _Doc, index: int) -> _Found | None:
@@ -1080,10 +1183,10 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
         return None
     if len(words) == 1 and content[-1] not in _TERMINAL + ",":
         return None  # a scare quote
-    if _is_title_case(content):
-        return None  # a title
     sent_start, _ = _sentence_bounds(doc, p.open_mark)
     before = text[sent_start : p.open_mark].strip()
+    if _is_title_case(content, bool(before) and not before.endswith(":")):
+        return None  # a title
     first_alpha = next((c for c in content if c.isalnum()), "")
     upper = first_alpha.isupper() or first_alpha.isdigit()
     colon = before.endswith(":")
@@ -1097,12 +1200,23 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
         return _Found(index, True, after_ref, True, attribution_end)
     if before:
         _, ref = _before_attribution(doc, p.open_mark, sent_start)
+        if ref is None and colon:
+            ref = _label(doc, sent_start, p.open_mark)
         if ref is None and not full:
             ref = _partial_fallback(doc, p)
         return _Found(index, full, ref, False, -1)
     if full:
         return _Found(index, True, None, False, -1)
     return _Found(index, False, _partial_fallback(doc, p), False, -1)
+
+
+def _label(doc: _Doc, start: int, mark: int) -> _Ref | None:
+    """``Zelensky: ‘We will not give up’`` (a headline convention): a bare name and a colon."""
+    toks = [t for t in doc.toks[doc.tok_at(start) : doc.tok_at(mark)] if t.word != ":"]
+    if not toks or len(toks) > 4 or not all(t.is_cap or t.lower in _PARTICLES for t in toks):
+        return None
+    ref = _phrase_ref(doc, toks, subject=True)
+    return ref if ref is not None and ref.kind == "name" else None
 
 
 def _partial_fallback(doc: _Doc, p: _Passage) -> _Ref | None:
@@ -1171,20 +1285,20 @@ class _ResolvedMarker:
 
 def _merges(doc: _Doc, a: _Found, b: _Found) -> bool:
     """A split quote: ``“…,” she said. “…”`` in one paragraph."""
-    if not (a.full and b.full and a.after and a.attribution_end >= 0):
+    if not (a.full and a.after and a.attribution_end >= 0):
         return False
     pa, pb = doc.passages[a.passage], doc.passages[b.passage]
+    if not b.full:
+        # “The problem,” he said, “is that nobody listens.”
+        first = next((c for c in doc.text[pb.start : pb.end] if c.isalpha()), "")
+        if not (first.islower() and doc.text[a.attribution_end - 1] == ","):
+            return False
     if doc.para_of(pa.close_mark) != doc.para_of(pb.open_mark):
         return False
     gap = doc.text[a.attribution_end : pb.open_mark]
     if gap.strip(" \t.,") or "\n" in gap:
         return False
-    return not (
-        b.after
-        and b.speaker is not None
-        and a.speaker is not None
-        and b.speaker.text != a.speaker.text
-    )
+    return not b.after  # a quote with its own attribution stands alone
 
 
 def _part_text(doc: _Doc, p: _Passage) -> str:
@@ -1208,7 +1322,7 @@ def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[
     ``entities`` (named entities with character offsets into ``text``) are only a hint: people
     tagged PERSON count as people, places tagged GPE/LOC/FAC are not taken for people.
     """
-    if not text or not _MARK_RE.search(text):
+    if not text or not (_MARK_RE.search(text) or _SINGLE_MARK_RE.search(text)):
         return []
     doc = _analyse(text, entities)
     found: list[_Found] = []
@@ -1242,13 +1356,13 @@ def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[
             q = doc.passages[found[j].passage]
             nxt = _part_text(doc, q)
             if nxt[:1].islower():
-                pieces[-1] = pieces[-1].rstrip()
+                pieces[-1] = pieces[-1].rstrip().rstrip(",")
             else:
                 pieces[-1] = _finish(pieces[-1], True)
             pieces.append(nxt)
             end = q.end
         joined = _finish(" ".join(pieces), f.full)
-        out.append(Quote(joined, speakers[i], p.start, end, f.full))
+        out.append(Quote(joined, speakers[i], p.start, end, f.full or j > i))
         i = j + 1
     return out
 

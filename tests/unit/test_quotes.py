@@ -198,6 +198,52 @@ def test_unattributed_sign_has_no_speaker() -> None:
     assert (q.speaker, q.full) == (None, True)
 
 
+def test_split_quote_with_lower_case_continuation() -> None:
+    text = "Anna Kowalski was blunt. “The trouble,” she says, “is that nobody has paid for it.”"
+    assert _pairs(text) == [("The trouble is that nobody has paid for it.", "Anna Kowalski", True)]
+
+
+def test_quotes_with_their_own_attributions_stay_apart() -> None:
+    text = (
+        "Prime Minister Keir Starmer met President Emmanuel Macron. "
+        "“We are united,” Macron said. “We always will be,” Starmer added."
+    )
+    assert _pairs(text) == [
+        ("We are united.", "Emmanuel Macron", True),
+        ("We always will be.", "Keir Starmer", True),
+    ]
+
+
+def test_titles_with_of_and_name_affixes() -> None:
+    q = _one("“We are close,” U.S. Secretary of State Marco Rubio told reporters on Tuesday.")
+    assert q.speaker == "Marco Rubio"
+    text = "President Bashar al-Assad spoke on television. “We will fight,” Assad said."
+    assert _one(text).speaker == "Bashar al-Assad"
+    q = _one("“The vote is final,” said Martin Luther King Jr., the group's leader.")
+    assert q.speaker == "Martin Luther King"
+
+
+def test_institutions_and_plural_subjects() -> None:
+    assert _one("Peskov spoke. “We are ready,” the Kremlin said.").speaker == "Kremlin"
+    text = "Amnesty International published a report. “These are war crimes,” it said."
+    assert _one(text).speaker == "Amnesty International"
+    q = _one("Officials said the plan was “dead in the water” and would be dropped.")
+    assert (q.speaker, q.full) == ("officials", False)
+
+
+def test_single_quote_house_style_and_headline_label() -> None:
+    text = (
+        "Zelensky: ‘We will not give up territory’\n\n"
+        "'We are ready to talk,' Mr Johnson told the paper.\n\n"
+        "'But not at any price,' he added. The players' union said it's the clubs' problem."
+    )
+    assert _pairs(text) == [
+        ("We will not give up territory.", "Zelensky", True),
+        ("We are ready to talk.", "Johnson", True),
+        ("But not at any price.", "Johnson", True),
+    ]
+
+
 # -- partial quotes and non-quotes -------------------------------------------------------------
 
 
@@ -215,6 +261,8 @@ def test_partial_quotes_with_their_speaker() -> None:
 def test_scare_quotes_and_titles_are_not_quotes() -> None:
     assert extract_quotes("Parliament passed the so-called “reforms” on Tuesday.") == []
     assert extract_quotes("Her memoir, “The Last Boats Out”, was published last year.") == []
+    q = _one("“We will win,” Jake Sullivan told CNN’s “State of the Union.”")
+    assert (q.text, q.speaker) == ("We will win.", "Jake Sullivan")
 
 
 def test_partial_ranks_below_full() -> None:
@@ -266,6 +314,14 @@ def test_pathological_single_paragraph_is_fast() -> None:
     started = time.perf_counter()
     extract_quotes(text)
     assert time.perf_counter() - started < 2.0
+
+
+def test_one_endless_sentence_is_fast() -> None:
+    text = "and Anna Berg met him and the diplomat said “it was fine” and Acme Group " * 3000
+    started = time.perf_counter()
+    quotes = extract_quotes(text)
+    assert time.perf_counter() - started < 2.0
+    assert len(quotes) == 3000
 
 
 @settings(max_examples=200, deadline=None)
