@@ -41,6 +41,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from watchers.model import Entity, Quote
 
@@ -77,7 +78,8 @@ _PARTICIPLES = _words(
     calling citing urging stressing asking speaking
     """
 )
-_PRONOUNS = {"he": "person", "she": "person", "they": "group", "it": "group"}
+_PERSON_PRONOUNS = _words("he she")
+_GROUP_PRONOUNS = _words("they it")
 _RELATIVES = _words("who which that whom whose")
 _CONJUNCTIONS = _words(
     "and but or while as although though because when whereas since so yet after before if"
@@ -229,11 +231,8 @@ class _Tok:
     start: int
     end: int
     word: str
+    lower: str
     quote: int  # index of the quoted passage the token is inside, or -1
-
-    @property
-    def lower(self) -> str:
-        return self.word.lower()
 
     @property
     def is_word(self) -> bool:
@@ -268,11 +267,23 @@ class _Passage:
         return self.parts[-1][1]
 
 
+class _RefKind(StrEnum):
+    NAME = "name"  # Dmitry Peskov, Peskov, Harbour Peak Capital
+    PRONOUN = "pronoun"  # he, she, they, it
+    DESC = "desc"  # the judge, a senior official, the civil protection agency
+
+
+class _Mentioned(StrEnum):
+    PERSON = "person"
+    ORG = "org"
+    PRONOUN = "pronoun"  # he or she
+
+
 @dataclass(frozen=True, slots=True)
 class _Ref:
     """Who a phrase points at, before resolution."""
 
-    kind: str  # name | pronoun | desc
+    kind: _RefKind
     text: str
     pos: int
     org: bool = False  # for names: known to be an organisation
@@ -283,8 +294,8 @@ class _Ref:
 class _Mention:
     pos: int
     sent: int
-    name: str
-    kind: str  # person | org | he | she
+    name: str  # the canonical name, or the pronoun
+    kind: _Mentioned
     possessive: bool = False
 
 
@@ -307,6 +318,7 @@ class _Doc:
     para_starts: tuple[int, ...]
     headline_end: int
     lower_words: frozenset[str]
+    word_index: dict[str, tuple[int, ...]] = field(default_factory=dict)  # word -> tokens
     surnames: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     mentions: tuple[_Mention, ...] = ()
     mention_pos: tuple[int, ...] = ()
@@ -496,7 +508,7 @@ def _tokenise(text: str, passages: Sequence[_Passage]) -> list[_Tok]:
         while k < len(spans) and spans[k][1] <= s:
             k += 1
         inside = spans[k][2] if k < len(spans) and spans[k][0] <= s else -1
-        out.append(_Tok(s, m.end(), m.group(), inside))
+        out.append(_Tok(s, m.end(), m.group(), m.group().lower(), inside))
     return out
 
 
@@ -598,6 +610,10 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
     sent_starts = _sentence_starts(text, passages)
     para_starts = [0] + [m.end() for m in _PARAGRAPH_RE.finditer(text)]
     lower_words = frozenset(t.word for t in toks if t.is_word and t.word[0].islower())
+    word_index: dict[str, list[int]] = {}
+    for k, t in enumerate(toks):
+        if t.is_word and t.quote < 0:
+            word_index.setdefault(t.lower, []).append(k)
     person_hint: list[tuple[int, int]] = []
     place_hint: list[tuple[int, int]] = []
     for e in entities or ():
@@ -614,6 +630,7 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
         para_starts=tuple(para_starts),
         headline_end=_headline_end(text),
         lower_words=lower_words,
+        word_index={w: tuple(ks) for w, ks in word_index.items()},
         person_hint=tuple(sorted(person_hint)),
         place_hint=tuple(sorted(place_hint)),
     )
@@ -653,7 +670,9 @@ def _with_mentions(doc: _Doc) -> _Doc:
     toks = doc.toks
     runs = _cap_runs(toks, 0, len(toks), frozenset(doc.sent_starts))
     full_names: list[tuple[int, str]] = []
-    candidates: list[tuple[int, int, list[str], str]] = []  # i, j, name words, kind
+    # (first token, end token, name words, kind); kind None for a single word, which is a
+    # person only if it is the surname of a full name found in the text.
+    candidates: list[tuple[int, int, list[str], _Mentioned | None]] = []
     for i, j in runs:
         words = [t.word for t in toks[i:j]]
         if toks[j - 1].possessive:
@@ -670,7 +689,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
         hinted = _overlaps(doc.person_hint, start, toks[j - 1].end)
         placed = _covered(doc.place_hint, start, toks[j - 1].end)
         if org:
-            candidates.append((i, j, words, "org"))
+            candidates.append((i, j, words, _Mentioned.ORG))
             continue
         if prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON:
             continue
@@ -681,7 +700,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
         multi = not _is_surname_only(words)
         if multi and toks[i].start >= doc.headline_end and words[0].lower() not in _PARTICLES:
             full_names.append((start, " ".join(words)))
-        candidates.append((i, j, words, "person" if (multi or hinted) else "single"))
+        candidates.append((i, j, words, _Mentioned.PERSON if (multi or hinted) else None))
     surnames: dict[str, list[tuple[int, str]]] = {}
     for pos, name in full_names:
         surnames.setdefault(_name_key(name.split()), []).append((pos, name))
@@ -689,17 +708,17 @@ def _with_mentions(doc: _Doc) -> _Doc:
     mentions: list[_Mention] = []
     for i, j, words, kind in candidates:
         pos = toks[i].start
-        if kind == "single":
+        if kind is None:
             if _name_key(words) not in doc.surnames:
                 continue
-            kind = "person"
-        name = " ".join(words) if kind == "org" else _canonical(doc, words, pos)
+            kind = _Mentioned.PERSON
+        name = " ".join(words) if kind is _Mentioned.ORG else _canonical(doc, words, pos)
         mentions.append(
             _Mention(pos, doc.sent_of(pos), name, kind, possessive=toks[j - 1].possessive)
         )
     for t in toks:
-        if t.quote < 0 and t.lower in ("he", "she"):
-            mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, t.lower))
+        if t.quote < 0 and t.lower in _PERSON_PRONOUNS:
+            mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, _Mentioned.PRONOUN))
     mentions.sort(key=lambda m: m.pos)
     return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
 
@@ -723,9 +742,9 @@ def _canonical(doc: _Doc, words: Sequence[str], pos: int) -> str:
     if not _is_surname_only(words):
         return name
     found = doc.surnames.get(_name_key(words), ())
-    before = [n for p, n in found if p <= pos]
-    if before:
-        return before[-1]
+    k = bisect_right(found, (pos, "\U0010ffff"))
+    if k > 0:
+        return found[k - 1][1]
     return found[0][1] if found else name
 
 
@@ -794,8 +813,8 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         toks = toks[:-1]
     if not toks:
         return None
-    if len(toks) == 1 and toks[0].lower in _PRONOUNS:
-        return _Ref("pronoun", toks[0].lower, toks[0].start)
+    if len(toks) == 1 and toks[0].lower in _PERSON_PRONOUNS | _GROUP_PRONOUNS:
+        return _Ref(_RefKind.PRONOUN, toks[0].lower, toks[0].start)
     if subject and len(toks) > 8:
         # A long clause: keep the noun phrase nearest the verb.
         dets = [k for k, t in enumerate(toks) if t.lower in _DETERMINERS and k >= len(toks) - 8]
@@ -854,7 +873,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
                 or _name_key(words) in doc.surnames
                 or _overlaps(doc.person_hint, head[k].start, head[-1].end)
             )
-            return _Ref("name", " ".join(words), head[k].start, org=org, person=person)
+            return _Ref(_RefKind.NAME, " ".join(words), head[k].start, org=org, person=person)
     # A description: the phrase as written, its first word lower-cased if it is not a name.
     while len(toks) > 1 and toks[-1].lower in _PREPOSITIONS:
         toks = toks[:-1]  # "protesters outside"
@@ -868,7 +887,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         or first.lower in _COMMON_SUBJECTS
     ):
         text = text[0].lower() + text[1:]
-    return _Ref("desc", text, start)
+    return _Ref(_RefKind.DESC, text, start)
 
 
 def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
@@ -905,7 +924,7 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     span = list(toks[lo:j])
     if not span:
         return None
-    if doc.starts_sentence(toks[k].start) or (span and span[-1].word == "." and len(span) == 1):
+    if doc.starts_sentence(toks[k].start):
         return None
     parts = _split_parts(span)
     if parts[-1]:
@@ -916,7 +935,7 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
             return None
         return ref
     # "X, <appositive or clause>, said"
-    parts = [p for p in parts[:-1]]
+    parts = parts[:-1]
     if len(parts) < 2:
         return _phrase_ref(doc, parts[0], subject=True) if parts and parts[0] else None
     last, before = parts[-1], parts[-2]
@@ -926,8 +945,8 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
         return _phrase_ref(doc, before, subject=True) if before else None
     ref_last = _phrase_ref(doc, last, subject=True)
     ref_before = _phrase_ref(doc, before, subject=True) if before else None
-    if ref_last is not None and ref_last.kind == "name":
-        if ref_before is not None and ref_before.kind == "name" and not ref_before.org:
+    if ref_last is not None and ref_last.kind is _RefKind.NAME:
+        if ref_before is not None and ref_before.kind is _RefKind.NAME and not ref_before.org:
             return ref_before
         return ref_last
     if ref_before is not None:
@@ -941,14 +960,13 @@ def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
     lo = k + 1
     if toks[k].lower == "according" and lo < hi and toks[lo].lower == "to":
         lo += 1
-    span = [t for t in toks[lo:hi]]
-    parts = [p for p in _split_parts(span) if p][:4]
+    parts = [p for p in _split_parts(toks[lo:hi]) if p][:4]
     if not parts or _non_subject(parts[0]):
         return None
     valid = [p for p in parts[:3] if not _non_subject(p)][:2]
     refs = [_phrase_ref(doc, p, subject=False) for p in valid]
     for ref in refs:
-        if ref is not None and ref.kind in ("name", "pronoun"):
+        if ref is not None and ref.kind is not _RefKind.DESC:
             return ref
     return refs[0] if refs else None
 
@@ -959,10 +977,10 @@ def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
 def _resolve(doc: _Doc, ref: _Ref | None, depth: int = 0) -> str | None:
     if ref is None:
         return None
-    if ref.kind == "name":
+    if ref.kind is _RefKind.NAME:
         return _canonical(doc, ref.text.split(), ref.pos)
-    if ref.kind == "pronoun":
-        if _PRONOUNS[ref.text] == "person":
+    if ref.kind is _RefKind.PRONOUN:
+        if ref.text in _PERSON_PRONOUNS:
             found = _person_before(doc, ref.pos, depth)
             return found[1] if found else None
         org = _org_before(doc, ref.pos, 3)
@@ -988,14 +1006,14 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
         for actor in actors:  # nearest first
             ref = actor.ref
             if (
-                ref.kind == "name"
+                ref.kind is _RefKind.NAME
                 and not ref.org
                 and (ref.person or _is_surname_only(ref.text.split()))
             ):
                 return actor.pos, _canonical(doc, ref.text.split(), ref.pos)
-            if ref.kind == "pronoun" and _PRONOUNS[ref.text] == "person":
+            if ref.kind is _RefKind.PRONOUN and ref.text in _PERSON_PRONOUNS:
                 return _person_before(doc, ref.pos, depth + 1)
-            if ref.kind == "desc" and _is_bare(ref) and not _is_org_noun(ref):
+            if ref.kind is _RefKind.DESC and _is_bare(ref) and not _is_org_noun(ref):
                 name = _resolve_description(doc, ref, depth + 1)
                 if name is not None:
                     return actor.pos, name
@@ -1005,11 +1023,11 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
                 mentions.append(doc.mentions[m_i])
             m_i -= 1
         mentions.reverse()
-        people = [m for m in mentions if m.kind != "org"]
+        people = [m for m in mentions if m.kind is not _Mentioned.ORG]
         if people:
             plain = [m for m in people if not m.possessive] or people
             first = plain[0]
-            if first.kind in ("he", "she"):
+            if first.kind is _Mentioned.PRONOUN:
                 return _person_before(doc, first.pos, depth + 1)
             return first.pos, first.name
     return None
@@ -1025,7 +1043,7 @@ def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[in
     i = hi - 1
     while i >= 0 and doc.mentions[i].sent >= sent - sentences and i > hi - _MAX_ITEMS:
         m = doc.mentions[i]
-        if m.kind == "org":
+        if m.kind is _Mentioned.ORG:
             named.append((m.pos, m.name))
         i -= 1
     speaking: list[tuple[int, str]] = []
@@ -1033,7 +1051,7 @@ def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[in
     i = hi - 1
     while i >= 0 and doc.actors[i].sent >= sent - sentences and i > hi - _MAX_ITEMS:
         ref = doc.actors[i].ref
-        if ref.kind == "name" and not ref.person:
+        if ref.kind is _RefKind.NAME and not ref.person:
             speaking.append((doc.actors[i].pos, ref.text))
         i -= 1
     if head:
@@ -1079,9 +1097,11 @@ def _indefinite_before(doc: _Doc, head: str, pos: int) -> tuple[int, str] | None
     """``a Western diplomat familiar with the talks`` for ``the diplomat``."""
     toks = doc.toks
     hi = doc.tok_at(pos)
-    for k in range(hi - 1, max(-1, hi - _MAX_ANTECEDENT), -1):
-        if toks[k].lower != head or toks[k].quote >= 0:
-            continue
+    places = doc.word_index.get(head, ())
+    for n in range(bisect_left(places, hi) - 1, -1, -1):
+        k = places[n]
+        if k <= hi - _MAX_ANTECEDENT:
+            break
         d = k - 1
         while d >= max(0, k - 4) and toks[d].is_word and toks[d].lower not in _INDEFINITE:
             d -= 1
@@ -1143,24 +1163,23 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
     return None, -1
 
 
-def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> tuple[bool, _Ref | None]:
-    """(found a reporting verb, its subject) in the clause before ``pos`` from ``lo_pos``."""
+def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> _Ref | None:
+    """The subject of the reporting verb nearest before ``pos`` (from ``lo_pos``) that has one:
+    ``Peskov told reporters that the talks were “…”``, ``she said, adding that … “…”``."""
     toks = doc.toks
     hi = doc.tok_at(pos)
     lo = max(doc.tok_at(lo_pos), hi - _MAX_CLAUSE)
-    found = False
     for k in range(hi - 1, lo - 1, -1):
         t = toks[k]
         if t.quote >= 0 or t.lower not in _REPORTING or t.lower in _PARTICIPLES:
             continue
-        found = True
         start = k
         while start > lo and toks[start - 1].quote < 0 and toks[start - 1].word not in ':;“”"«»„':
             start -= 1
         ref = _subject_of_verb(doc, k, start)
         if ref is not None:
-            return True, ref
-    return found, None
+            return ref
+    return None
 
 
 def _is_title_case(content: str, embedded: bool) -> bool:
@@ -1199,7 +1218,7 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     if after_ref is not None:
         return _Found(index, True, after_ref, True, attribution_end)
     if before:
-        _, ref = _before_attribution(doc, p.open_mark, sent_start)
+        ref = _before_attribution(doc, p.open_mark, sent_start)
         if ref is None and colon:
             ref = _label(doc, sent_start, p.open_mark)
         if ref is None and not full:
@@ -1216,7 +1235,7 @@ def _label(doc: _Doc, start: int, mark: int) -> _Ref | None:
     if not toks or len(toks) > 4 or not all(t.is_cap or t.lower in _PARTICLES for t in toks):
         return None
     ref = _phrase_ref(doc, toks, subject=True)
-    return ref if ref is not None and ref.kind == "name" else None
+    return ref if ref is not None and ref.kind is _RefKind.NAME else None
 
 
 def _partial_fallback(doc: _Doc, p: _Passage) -> _Ref | None:
@@ -1236,9 +1255,16 @@ def _partial_fallback(doc: _Doc, p: _Passage) -> _Ref | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _SameAs:
+    """The same speaker as the quote at this index."""
+
+    index: int
+
+
 def _context_speaker(
     doc: _Doc, p: _Passage, found: Sequence[_Found], i: int
-) -> _Ref | _ResolvedMarker | None:
+) -> _Ref | _SameAs | None:
     """A full quote with no attribution in its sentence: the previous sentence of its paragraph,
     or the speaker who ended the previous paragraph."""
     sent = doc.sent_of(p.open_mark)
@@ -1254,30 +1280,23 @@ def _context_speaker(
             close = doc.passages[prev.passage].close_mark
             rest = doc.text[close + 1 : doc.para_starts[para]]
             if prev.full and len(_WORD_RE.findall(rest)) <= 20:
-                return _ResolvedMarker(i - 1)
+                return _SameAs(i - 1)
         return None
     # A quote in the previous sentence: the same speaker goes on.
     if i > 0 and doc.passages[found[i - 1].passage].close_mark >= prev_start and found[i - 1].full:
-        return _ResolvedMarker(i - 1)
-    _, ref = _before_attribution(doc, prev_end, prev_start)
+        return _SameAs(i - 1)
+    ref = _before_attribution(doc, prev_end, prev_start)
     if ref is not None:
         return ref
     hi = bisect_left(doc.mention_pos, prev_end)
     lo = bisect_left(doc.mention_pos, prev_start)
-    people = [m for m in doc.mentions[lo:hi] if m.kind != "org" and not m.possessive]
+    people = [m for m in doc.mentions[lo:hi] if m.kind is not _Mentioned.ORG and not m.possessive]
     if people:
         m = people[0]
-        if m.kind in ("he", "she"):
-            return _Ref("pronoun", m.kind, m.pos)
-        return _Ref("name", m.name, m.pos, person=True)
+        if m.kind is _Mentioned.PRONOUN:
+            return _Ref(_RefKind.PRONOUN, m.name, m.pos)
+        return _Ref(_RefKind.NAME, m.name, m.pos, person=True)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class _ResolvedMarker:
-    """The same speaker as the quote at this index."""
-
-    index: int
 
 
 # -- merging and output ------------------------------------------------------------------------
@@ -1333,10 +1352,10 @@ def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[
     # Speakers from context, then resolution.
     speakers: list[str | None] = []
     for i, f in enumerate(found):
-        ref: _Ref | _ResolvedMarker | str | None = f.speaker
+        ref: _Ref | _SameAs | str | None = f.speaker
         if ref is None and f.full and not _has_frame(doc, doc.passages[f.passage]):
             ref = _context_speaker(doc, doc.passages[f.passage], found, i)
-        if isinstance(ref, _ResolvedMarker):
+        if isinstance(ref, _SameAs):
             speakers.append(speakers[ref.index])
         elif isinstance(ref, str):
             speakers.append(ref)
@@ -1450,7 +1469,7 @@ def snippet(
     mapped = [(a, b) for a, b in mapped if a < b]
     if n <= width:
         return flat, tuple(mapped)
-    if not mapped:
+    if not mapped or width < 3:
         return shorten(flat, width), ()
     a, b = mapped[0]
     room = max(width - 2, 1)  # two ellipses at most

@@ -410,6 +410,36 @@ def test_snippet_drops_spans_outside_and_keeps_short_text() -> None:
     assert [out[a:b] for a, b in spans] == ["Russia"]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \n.,")), max_size=120), st.integers(2, 40))
+def test_shorten_is_a_prefix_within_the_limit(text: str, limit: int) -> None:
+    out = shorten(text, limit)
+    assert len(out) <= limit
+    if len(text) <= limit:
+        assert out == text
+    else:
+        assert out.endswith("…")
+        assert text.startswith(out[:-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("abc \n\t")), min_size=1, max_size=150),
+    st.lists(st.tuples(st.integers(0, 150), st.integers(1, 20)), max_size=4),
+    st.integers(3, 80),
+)
+def test_snippet_spans_point_at_the_matched_words(
+    text: str, raw: list[tuple[int, int]], width: int
+) -> None:
+    spans = [(a, min(a + n, len(text))) for a, n in raw if a < len(text)]
+    out, inside = snippet(text, spans, width)
+    assert len(out) <= width
+    assert "\n" not in out and "\t" not in out
+    wanted = {" ".join(text[a:b].split()) for a, b in spans}
+    for x, y in inside:
+        assert out[x:y].strip() and " ".join(out[x:y].split()) in wanted
+
+
 # -- the annotated set -------------------------------------------------------------------------
 
 
