@@ -8,8 +8,10 @@ How it works, in order:
 1. **Quoted passages.** One linear scan pairs double quote marks (curly, straight, guillemets)
    within a paragraph. A passage left open at the end of a paragraph continues only if the next
    paragraph opens with a quote mark (the custom for quotes running over several paragraphs);
-   otherwise the unbalanced mark is dropped. Single quote marks are never delimiters, so nested
-   quotes and apostrophes cannot unbalance anything.
+   otherwise the unbalanced mark is dropped. Single marks delimit quotes only in paragraphs with
+   no double marks (headlines, house styles that quote with single marks), and a mark with a
+   letter right after it is an apostrophe, so nested quotes and apostrophes (don’t, the
+   ministry’s) cannot unbalance anything.
 2. **What is a quote.** A single word without sentence punctuation is a scare quote and a short
    passage in title case is a title; neither is a quote. A passage that starts with a capital
    and is a sentence of its own (it ends with sentence punctuation, opens the sentence, or
@@ -1440,6 +1442,14 @@ def shorten(text: str, limit: int = 280) -> str:
     return (head or text[:room]) + ELLIPSIS
 
 
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] == " ":
+        a += 1
+    while b > a and text[b - 1] == " ":
+        b -= 1
+    return a, b
+
+
 def snippet(
     text: str, spans: Sequence[tuple[int, int]], width: int = 200
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -1466,6 +1476,7 @@ def snippet(
     mapped = sorted(
         (min(index[a], n), min(index[b], n)) for a, b in spans if 0 <= a < b <= len(text)
     )
+    mapped = [_trim(flat, a, b) for a, b in mapped]
     mapped = [(a, b) for a, b in mapped if a < b]
     if n <= width:
         return flat, tuple(mapped)
