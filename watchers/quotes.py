@@ -22,7 +22,7 @@ How it works, in order:
    speaker who ended the previous paragraph. A partial quote takes the subject of a reporting
    verb in its own sentence. A full quote, an attribution sentence and another full quote in one
    paragraph are one split quote; its parts are joined with the comma before the attribution
-   turned into a full stop.
+   turned into a full stop (``“The trouble,” she says, “is that …”`` joins without the comma).
 4. **Speakers.** The subject of the reporting verb is read from comma-separated parts
    (appositives, relative clauses, ages and participle phrases are told apart), titles before
    a name are dropped, and a name found at the head of a phrase wins over a description.
@@ -1354,13 +1354,11 @@ def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[
     # Speakers from context, then resolution.
     speakers: list[str | None] = []
     for i, f in enumerate(found):
-        ref: _Ref | _SameAs | str | None = f.speaker
+        ref: _Ref | _SameAs | None = f.speaker
         if ref is None and f.full and not _has_frame(doc, doc.passages[f.passage]):
             ref = _context_speaker(doc, doc.passages[f.passage], found, i)
         if isinstance(ref, _SameAs):
             speakers.append(speakers[ref.index])
-        elif isinstance(ref, str):
-            speakers.append(ref)
         else:
             speakers.append(_resolve(doc, ref))
     # Merge split quotes.
