@@ -69,11 +69,6 @@ _TITLES = frozenset(
     )
 )
 # Labels that say the words are not a person (an ORG may be a mislabelled person).
-_NOT_A_PERSON = frozenset(
-    {"FAC", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
-    | {"LAW", "EVENT"}
-)
-_PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})  # the small model puts some surnames here
 _COUNTRY_LABELS = frozenset({"GPE", "LOC", "NORP"})
 _QUOTE_CHARS = frozenset("\"“”'’»«")
 _SOURCE_SPLIT = re.compile(r"[^\w']+")
@@ -229,32 +224,59 @@ def _entity_candidates(doc: _Doc, leaf: EntityTerm) -> list[Span]:
 
 
 def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
-    entities = doc.entities
-    if entities is None:
-        return []
+    """Where the entity term matches. Some occurrences are decided by the text alone (a
+    person's name after a title or next to a quote, a country's name standing alone); the
+    others need the model's entities and are false while ``Analysis.entities`` is None."""
     occs = _entity_candidates(doc, leaf)
     if not occs:
         return []
-    label = leaf.label
-    country = bool(leaf.aliases)
+    entities = doc.entities
     out = []
     for occ in occs:
-        i, j = occ
-        ok = False
-        covering = doc.covering(i, j)
-        for e_label, a, b in covering:
-            if country:
-                ok = e_label in _COUNTRY_LABELS and _names_country(doc, leaf, a, b)
-            else:
-                ok = label in ("ENTITY", e_label)
-            if ok:
-                break
-        if not ok and label == "PERSON":
-            ok = _in_person_position(doc, i, j, [e[0] for e in covering])
-        if ok:
+        if _decided_by_text(doc, leaf, occ) or (entities is not None and _labelled(doc, leaf, occ)):
             out.append(occ)
     out.sort()
     return out
+
+
+def _decided_by_text(doc: _Doc, leaf: EntityTerm, occ: Span) -> bool:
+    if leaf.label == "PERSON":
+        return _person_cue(doc, occ[0], occ[1]) == _STRONG
+    if leaf.aliases:  # a country
+        return _stands_alone(doc, occ[0], occ[1])
+    return False
+
+
+def _labelled(doc: _Doc, leaf: EntityTerm, occ: Span) -> bool:
+    """Whether the model's entities make the occurrence match (entities must be known)."""
+    i, j = occ
+    covering = doc.covering(i, j)
+    label = leaf.label
+    for e_label, a, b in covering:
+        if leaf.aliases:
+            if e_label in _COUNTRY_LABELS and _names_country(doc, leaf, a, b):
+                return True
+        elif label in ("ENTITY", e_label):
+            return True
+    # A weak cue ("Kuleba told ...") counts where the model saw no entity at all.
+    return label == "PERSON" and not covering and _person_cue(doc, i, j) == _WEAK
+
+
+def _stands_alone(doc: _Doc, i: int, j: int) -> bool:
+    """A capitalised name with no other capitalised word next to it ("in Russia", "the Russian
+    embassy"; not "Latin America" or "Russia Today")."""
+    if not _capitalised(doc, i):
+        return False
+    after_the = i > 0 and doc.keys[i - 1] == "the" and (i == 1 or not _joined(doc, i - 1))
+    if i > 0 and _joined(doc, i) and not after_the:
+        return False
+    n = len(doc.tokens)
+    return not (j < n and _capitalised(doc, j) and _gap(doc, j).strip(" ") == "")
+
+
+def _joined(doc: _Doc, i: int) -> bool:
+    """Whether token i - 1 is a capitalised word on the same line as token i."""
+    return _capitalised(doc, i - 1) and _gap(doc, i).strip(" ") == ""
 
 
 def _names_country(doc: _Doc, leaf: EntityTerm, a: int, b: int) -> bool:
@@ -274,48 +296,48 @@ def _gap(doc: _Doc, i: int) -> str:
     return doc.analysis.text[doc.tokens[i - 1].end : doc.tokens[i].start]
 
 
-def _in_person_position(doc: _Doc, i: int, j: int, covering: list[str]) -> bool:
-    """A capitalised name where a person stands, when the model did not label it PERSON.
+_NO_CUE, _WEAK, _STRONG = 0, 1, 2
 
-    Strong cues: a title before the name ("spokeswoman Maria Zakharova", "President Putin"), or
-    a reporting verb next to a quote ("..., Zakharova said"; "..., said Zakharova"; "Zakharova
-    said: ..."). Weak cue: a reporting verb right after the name ("Zakharova told reporters").
-    A name the model labelled ORG needs a strong cue; one labelled a place or a group needs a
-    strong cue and must not be a country's name; other labels (dates, amounts) never qualify.
-    Acronyms (NATO, OPEC) are never taken for persons.
+
+def _person_cue(doc: _Doc, i: int, j: int) -> int:
+    """How strongly the text says tokens [i, j) name a person, whatever the model thinks.
+
+    Strong: a title before the name ("spokeswoman Maria Zakharova", "President Putin"), or a
+    reporting verb next to a quote ("..., Zakharova said"; "..., said Zakharova"; "Zakharova
+    said: ..."). Weak: a reporting verb right after the name ("Kuleba told reporters").
+    Never for lower-case words, acronyms (NATO, OPEC) or a country's name.
     """
     text = doc.analysis.text
     tokens = doc.tokens
     for k in range(i, j):
         word = text[tokens[k].start : tokens[k].end]
         if not word[0].isupper() or (len(word) > 1 and word.isupper()):
-            return False
-    if any(lab in _NOT_A_PERSON for lab in covering):
-        return False
+            return _NO_CUE
+    keys = doc.keys
+    if find_countries(tuple(keys[i:j])):
+        return _NO_CUE
     n = len(tokens)
     a, b = i, j  # the run of capitalised words around the name, within one line
-    while a > 0 and _capitalised(doc, a - 1) and _gap(doc, a).strip(" ") == "":
+    while a > 0 and _joined(doc, a):
         a -= 1
     while b < n and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
         b += 1
-    keys = doc.keys
-    strong = weak = False
     if any(keys[k] in _TITLES for k in range(a, i)) or (
         a > 0 and keys[a - 1] in _TITLES and _gap(doc, a).strip(" ") == ""
     ):
-        strong = True
-    elif b < n and keys[b] in _REPORTING and _gap(doc, b).strip(" ") == "":
+        return _STRONG
+    if b < n and keys[b] in _REPORTING and _gap(doc, b).strip(" ") == "":
         quote_before = a > 0 and any(c in _QUOTE_CHARS for c in _gap(doc, a))
         quote_after = b + 1 < n and any(c in _QUOTE_CHARS or c == ":" for c in _gap(doc, b + 1))
-        strong = quote_before or quote_after
-        weak = True
-    elif a > 1 and keys[a - 1] in _REPORTING and _gap(doc, a).strip(" ") == "":
-        strong = any(c in _QUOTE_CHARS or c == "," for c in _gap(doc, a - 1))  # "...,” said X
-    if any(lab in _PLACE_LABELS for lab in covering):
-        return strong and not find_countries(tuple(keys[i:j]))
-    if "ORG" in covering:
-        return strong
-    return strong or weak
+        return _STRONG if quote_before or quote_after else _WEAK
+    if (
+        a > 1
+        and keys[a - 1] in _REPORTING
+        and _gap(doc, a).strip(" ") == ""
+        and any(c in _QUOTE_CHARS or c == "," for c in _gap(doc, a - 1))
+    ):
+        return _STRONG  # "...,” said Zakharova
+    return _NO_CUE
 
 
 def _leaf_at(doc: _Doc, leaf: Leaf) -> list[Span]:
@@ -443,7 +465,8 @@ def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int
 
 
 def _test_unknown(node: Node, doc: _Doc) -> bool | None:
-    """Evaluate without entities: None when the result depends on them (Kleene logic)."""
+    """Evaluate without entities (``doc`` has none): None when the result depends on them
+    (Kleene logic)."""
     if isinstance(node, And | Or):
         want = isinstance(node, Or)  # the value that decides: True for OR, False for AND
         unknown = False
@@ -459,15 +482,20 @@ def _test_unknown(node: Node, doc: _Doc) -> bool | None:
         return None if value is None else not value
     if isinstance(node, Near):
         sides = (node.left, node.right)
+        if _test(node, doc):  # true with what the text decides: entities only add occurrences
+            return True
         if not any(isinstance(s, EntityTerm) for s in sides):
-            return _test(node, doc)
+            return False
         if any(isinstance(s, EntityTerm) and not _entity_candidates(doc, s) for s in sides):
             return False
         if any(not isinstance(s, EntityTerm) and not _leaf_at(doc, s) for s in sides):
             return False
         return None
     if isinstance(node, EntityTerm):
-        return None if _entity_candidates(doc, node) else False
+        occs = _entity_candidates(doc, node)
+        if not occs:
+            return False
+        return True if any(_decided_by_text(doc, node, o) for o in occs) else None
     return bool(_leaf_at(doc, node))
 
 

@@ -199,7 +199,32 @@ def test_gpe_matches_other_names_and_demonyms() -> None:
     for article in (federation, embassy, plain):
         assert matches("GPE:Russia", article)
     assert evaluate(parse_query("GPE:Russia"), embassy) == (("GPE:Russia",), ((4, 11),))
-    assert not matches("GPE:Russia", analysed("Russian embassy", entities=[]))
+    assert not matches("GPE:Russia", analysed("the russian embassy", entities=[]))
+
+
+def test_a_country_name_standing_alone_needs_no_model() -> None:
+    # Decided by the text: matches with no entities at all, and NER is not needed.
+    for text in ("Talks in Russia ended", "The Russian embassy", "U.S. officials met"):
+        assert matches("GPE:Russia OR GPE:US", analysed(text))
+    m = Matcher()
+    m.add(1, parse_query("GPE:Russia"))
+    assert not m.needs_entities(analysed("Talks in Russia ended"))
+    # Next to other capitalised words it is up to the model: "Russia Today" is a channel.
+    assert not matches("GPE:Russia", analysed("Watching Russia Today tonight"))
+    assert m.needs_entities(analysed("Watching Russia Today tonight"))
+    assert not matches("GPE:US", analysed("Officials in Latin America met", entities=[]))
+
+
+def test_a_person_after_a_title_or_quote_needs_no_model() -> None:
+    m = Matcher()
+    m.add(1, parse_query("PERSON:Zakharova"))
+    quoted = analysed("News", "“We will respond,” Zakharova said.")
+    assert matches("PERSON:Zakharova", quoted)
+    assert not m.needs_entities(quoted)
+    weak = analysed("News", "Zakharova told reporters nothing.")
+    assert not matches("PERSON:Zakharova", weak)  # a weak cue needs the model's view
+    assert m.needs_entities(weak)
+    assert matches("PERSON:Zakharova", replace(weak, entities=()))
 
 
 def test_gpe_short_forms() -> None:
