@@ -93,6 +93,7 @@ class _Doc:
     _sources: list[tuple[str, ...]] | None = None
     _vocabulary: tuple[list[str], dict[str, list[int]]] | None = None
     _covering: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
+    memo: dict[Leaf, list[Span]] = field(default_factory=dict)  # costly leaves, shared by queries
 
     @classmethod
     def of(cls, analysis: Analysis) -> _Doc:
@@ -343,11 +344,16 @@ def _person_cue(doc: _Doc, i: int, j: int) -> int:
 def _leaf_at(doc: _Doc, leaf: Leaf) -> list[Span]:
     if isinstance(leaf, Words):
         return _words_at(doc, leaf.keys, leaf.field is Field.TITLE)
-    if isinstance(leaf, Prefix):
-        return _prefix_at(doc, leaf.prefix, leaf.field is Field.TITLE)
-    if isinstance(leaf, EntityTerm):
-        return _entity_at(doc, leaf)
-    return [(-1, -1)] if _source_has(doc, leaf.words) else []
+    found = doc.memo.get(leaf)
+    if found is None:
+        if isinstance(leaf, Prefix):
+            found = _prefix_at(doc, leaf.prefix, leaf.field is Field.TITLE)
+        elif isinstance(leaf, EntityTerm):
+            found = _entity_at(doc, leaf)
+        else:
+            found = [(-1, -1)] if _source_has(doc, leaf.words) else []
+        doc.memo[leaf] = found
+    return found
 
 
 def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
@@ -358,7 +364,7 @@ def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
     right = _leaf_at(doc, node.right)
     if not right:
         return [], []
-    right.sort()
+    right = sorted(right)
     right_starts = [r[0] for r in right]
     by_end = sorted(right, key=lambda r: r[1])
     right_ends = [r[1] for r in by_end]
@@ -653,10 +659,8 @@ class Matcher:
             return cached[2]
         found: set[int] = set()
         by_key = self._by_key
-        for key in doc.key_set:
-            ids = by_key.get(key)
-            if ids:
-                found.update(ids)
+        for key in by_key.keys() & doc.key_set:  # the intersection runs in C
+            found.update(by_key[key])
         if self._by_prefix:
             by_prefix = self._by_prefix
             for norm in set(doc.norms):
@@ -669,15 +673,15 @@ class Matcher:
                             found.update(ids)
                 else:
                     for end in range(3, len(norm) + 1):
-                        ids = bucket.get(norm[:end])
-                        if ids:
-                            found.update(ids)
+                        some = bucket.get(norm[:end])
+                        if some:
+                            found.update(some)
         if self._by_source:
             for source in doc.sources:
                 for word in source:
-                    ids = self._by_source.get(word)
-                    if ids:
-                        found.update(ids)
+                    some = self._by_source.get(word)
+                    if some:
+                        found.update(some)
         result = frozenset(found)
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()
@@ -721,7 +725,11 @@ class Matcher:
             spans: list[tuple[int, int]] = []
             if _collect(entry.query.root, doc, terms, spans):  # one pass: usually a match
                 out.append(
-                    Match(watchlist_id, tuple(dict.fromkeys(terms)), tuple(sorted(set(spans))))
+                    Match(
+                        watchlist_id,
+                        tuple(terms) if len(terms) == 1 else tuple(dict.fromkeys(terms)),
+                        tuple(spans) if len(spans) == 1 else tuple(sorted(set(spans))),
+                    )
                 )
         return out
 
