@@ -394,7 +394,7 @@ def make_query(world: World, rnd: random.Random) -> str:
     return f"source:{rnd.choice(SOURCES)[0].split()[0].lower()} AND {leaf()}"
 
 
-def run_size(watchlists: int, n_articles: int, seed: int) -> dict[str, object]:
+def run_size(watchlists: int, n_articles: int, seed: int, freeze: bool) -> dict[str, object]:
     rnd = random.Random(seed)
     world = World(rnd)
     articles = [
@@ -418,8 +418,9 @@ def run_size(watchlists: int, n_articles: int, seed: int) -> dict[str, object]:
     t_re = time.perf_counter()
     matcher.reindex()
     reindex_s = time.perf_counter() - t_re
-    gc.collect()
-    gc.freeze()  # the long-lived watchlists need not be traced by every collection
+    if freeze:
+        gc.collect()
+        gc.freeze()  # the long-lived watchlists need not be traced by every collection
 
     candidates = sum(len(matcher.candidates(a)) for a in articles)
     need_ner = sum(matcher.needs_entities(_bare(a)) for a in articles)
@@ -446,6 +447,7 @@ def run_size(watchlists: int, n_articles: int, seed: int) -> dict[str, object]:
         "matches_per_article": round(hits / rounds / n_articles, 2),
         "words_per_article": round(words / n_articles, 1),
         "ner_needed_share": round(need_ner / n_articles, 3),
+        "gc_freeze": freeze,
     }
 
 
@@ -458,14 +460,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the loaded watchlists to the collector"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # run one size in-process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_size(args.one, args.articles, args.seed)), flush=True)
+        result = run_size(args.one, args.articles, args.seed, not args.no_freeze)
+        print(json.dumps(result), flush=True)
         return
     for size in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--one", str(size)]
         cmd += ["--articles", str(args.articles), "--seed", str(args.seed)]
+        cmd += ["--no-freeze"] if args.no_freeze else []
         subprocess.run(cmd, check=True)
 
 

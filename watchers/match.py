@@ -93,6 +93,7 @@ class _Doc:
     _sources: list[tuple[str, ...]] | None = None
     _vocabulary: tuple[list[str], dict[str, list[int]]] | None = None
     _covering: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
+    _word_spans: list[tuple[int, int]] | None = None
     memo: dict[Leaf, list[Span]] = field(default_factory=dict)  # costly leaves, shared by queries
 
     @classmethod
@@ -166,8 +167,18 @@ class _Doc:
             ]
         return self._sources
 
+    @property
+    def word_spans(self) -> list[tuple[int, int]]:
+        """Each token's character span."""
+        if self._word_spans is None:
+            self._word_spans = [(t.start, t.end) for t in self.tokens]
+        return self._word_spans
+
     def span(self, occ: Span) -> tuple[int, int]:
-        return self.tokens[occ[0]].start, self.tokens[occ[1] - 1].end
+        i, j = occ
+        if j - i == 1:
+            return self.word_spans[i]
+        return self.tokens[i].start, self.tokens[j - 1].end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,8 +442,8 @@ def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int
             if not found:
                 return False
             terms.append(node.text)
-            tokens = doc.tokens
-            spans.extend((tokens[p].start, tokens[p].end) for p in found)
+            word_spans = doc.word_spans
+            spans.extend([word_spans[p] for p in found])
             return True
     elif kind is And:
         assert isinstance(node, And)
@@ -543,6 +554,7 @@ _COMMON = frozenset(
     told today yesterday monday tuesday wednesday thursday friday saturday sunday"""
     )
 )
+_PREFIX_HITS_SIZE = 100_000  # words whose prefix matches are remembered
 _CACHE_SIZE = 256  # analyses whose candidates are remembered (needs_entities, then match)
 _MIN_DOCS = 200  # observed articles before document frequencies are trusted over the prior
 _REINDEX_AT = frozenset({256, 4096})  # observed articles after which every query is refiled
@@ -575,6 +587,7 @@ class Matcher:
     _query_words: dict[str, int] = field(default_factory=dict)  # query word -> queries using it
     _docs: int = 0
     _cache: dict[int, tuple[object, object, frozenset[int]]] = field(default_factory=dict)
+    _prefix_hits: dict[str, tuple[int, ...]] = field(default_factory=dict)  # norm -> queries
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -598,6 +611,7 @@ class Matcher:
         self._entries[watchlist_id] = entry
         self._file(watchlist_id, entry)
         self._cache.clear()
+        self._prefix_hits.clear()
 
     def _file(self, watchlist_id: int, entry: _Entry) -> None:
         terms = self._index_terms(entry.query.root)
@@ -621,6 +635,7 @@ class Matcher:
         for watchlist_id, entry in self._entries.items():
             self._file(watchlist_id, entry)
         self._cache.clear()
+        self._prefix_hits.clear()
 
     def remove(self, watchlist_id: int) -> None:
         """Remove a watchlist; unknown ids are ignored."""
@@ -643,6 +658,7 @@ class Matcher:
             else:
                 _discard(self._by_key if kind == _K else self._by_source, value, watchlist_id)
         self._cache.clear()
+        self._prefix_hits.clear()
 
     def query(self, watchlist_id: int) -> Query:
         return self._entries[watchlist_id].query
@@ -662,20 +678,15 @@ class Matcher:
         for key in by_key.keys() & doc.key_set:  # the intersection runs in C
             found.update(by_key[key])
         if self._by_prefix:
-            by_prefix = self._by_prefix
+            hits = self._prefix_hits
             for norm in set(doc.norms):
-                bucket = by_prefix.get(norm[:3])
-                if not bucket:
-                    continue
-                if len(bucket) <= len(norm):
-                    for prefix, ids in bucket.items():
-                        if norm.startswith(prefix):
-                            found.update(ids)
-                else:
-                    for end in range(3, len(norm) + 1):
-                        some = bucket.get(norm[:end])
-                        if some:
-                            found.update(some)
+                hit = hits.get(norm)
+                if hit is None:
+                    if len(hits) >= _PREFIX_HITS_SIZE:
+                        hits.clear()
+                    hit = hits[norm] = self._prefix_lookup(norm)
+                if hit:
+                    found.update(hit)
         if self._by_source:
             for source in doc.sources:
                 for word in source:
@@ -687,6 +698,23 @@ class Matcher:
             self._cache.clear()
         self._cache[id(analysis.tokens)] = (analysis.tokens, analysis.sources, result)
         return result
+
+    def _prefix_lookup(self, norm: str) -> tuple[int, ...]:
+        """The queries filed under a prefix of ``norm``."""
+        bucket = self._by_prefix.get(norm[:3])
+        if not bucket:
+            return ()
+        found: set[int] = set()
+        if len(bucket) <= len(norm):
+            for prefix, ids in bucket.items():
+                if norm.startswith(prefix):
+                    found.update(ids)
+        else:
+            for end in range(3, len(norm) + 1):
+                some = bucket.get(norm[:end])
+                if some:
+                    found.update(some)
+        return tuple(found)
 
     def needs_entities(self, analysis: Analysis) -> bool:
         """Whether some candidate's result depends on named entities (so run NER first)."""

@@ -436,3 +436,13 @@ def test_a_country_is_never_taken_for_a_person() -> None:
 def test_acronyms_are_never_taken_for_persons() -> None:
     article = analysed("Oil", "“Output will rise,” OPEC said.", entities=[("ORG", "OPEC")])
     assert not matches("PERSON:OPEC", article)
+
+
+def test_prefix_lookups_see_queries_added_later() -> None:
+    m = Matcher()
+    m.add(1, parse_query("sanction*"))
+    assert m.candidates(ARTICLE) == {1}
+    m.add(2, parse_query("sanct*"))
+    assert m.candidates(ARTICLE) == {1, 2}
+    m.remove(1)
+    assert m.candidates(ARTICLE) == {2}
