@@ -1,6 +1,6 @@
 """Benchmark the indexed matcher: generated watchlists against generated analysed articles.
 
-Usage: python bench/match.py [--sizes 1000,10000,100000] [--articles 2000] [--seed 1]
+Usage: python bench/match.py [--sizes 1000,10000,100000] [--articles 2000] [--seed 1] [--no-freeze]
 
 Each size runs in a fresh subprocess so that its peak RSS is its own. Prints one JSON object per
 size on stdout: watchlists, articles, articles_per_s, candidates_per_article, index_build_s,

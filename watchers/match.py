@@ -10,10 +10,16 @@ of its rarest positive operand; for an OR, the union of its branches' sets; NOT 
 nothing. An article's words, prefixes and source words select the candidate queries; only those
 are evaluated exactly.
 
-Entity terms (``PERSON:Putin``) need named entities in ``Analysis.entities``. When it is None
-(recognition not run), entity terms are simply false. Callers should ask
-``Matcher.needs_entities(analysis)`` first and run recognition only when it says so: it is true
-only when some candidate's result could depend on the entities.
+Entity terms (``PERSON:Putin``) mostly need named entities in ``Analysis.entities``. A few
+occurrences are decided by the text alone, the same with or without the model: a person's name
+after a title or next to a quote ("spokeswoman Maria Zakharova", "..., Zakharova said"), a
+country's name standing alone ("in Russia", "the Russian embassy"). Every other occurrence of an
+entity term is false while ``Analysis.entities`` is None (recognition not run). Callers should
+ask ``Matcher.needs_entities(analysis)`` first and run recognition only when it says so: it is
+true only when some candidate's result could still change with the entities.
+
+Large sets of watchlists: after loading them, ``gc.collect(); gc.freeze()`` spares the cyclic
+garbage collector from walking the long-lived query objects during matching.
 """
 
 from __future__ import annotations
