@@ -315,6 +315,7 @@ def _gap(doc: _Doc, i: int) -> str:
 
 
 _NO_CUE, _WEAK, _STRONG = 0, 1, 2
+_MAX_RUN = 6  # capitalised words looked at on each side of a name ("Foreign Minister Sergei")
 
 
 def _person_cue(doc: _Doc, i: int, j: int) -> int:
@@ -336,9 +337,10 @@ def _person_cue(doc: _Doc, i: int, j: int) -> int:
         return _NO_CUE
     n = len(tokens)
     a, b = i, j  # the run of capitalised words around the name, within one line
-    while a > 0 and _joined(doc, a):
+    # (at most _MAX_RUN words each way, so that title-case text stays linear)
+    while a > 0 and i - a < _MAX_RUN and _joined(doc, a):
         a -= 1
-    while b < n and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
+    while b < n and b - j < _MAX_RUN and _capitalised(doc, b) and _gap(doc, b).strip(" ") == "":
         b += 1
     if any(keys[k] in _TITLES for k in range(a, i)) or (
         a > 0 and keys[a - 1] in _TITLES and _gap(doc, a).strip(" ") == ""

@@ -446,3 +446,12 @@ def test_prefix_lookups_see_queries_added_later() -> None:
     assert m.candidates(ARTICLE) == {1, 2}
     m.remove(1)
     assert m.candidates(ARTICLE) == {2}
+
+
+def test_title_case_text_stays_fast() -> None:
+    import time
+
+    article = analysed("X", " ".join(["Zakharova"] * 20_000) + " said.", entities=[])
+    start = time.perf_counter()
+    assert matches("PERSON:Zakharova AND GPE:Russia* OR said", article)
+    assert time.perf_counter() - start < 5
