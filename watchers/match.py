@@ -412,29 +412,23 @@ def _near_at(doc: _Doc, node: Near) -> tuple[list[Span], list[Span]]:
 
 def _test(node: Node, doc: _Doc) -> bool:
     """Whether ``node`` matches (short-circuit; reports nothing)."""
-    kind = type(node)
-    if kind is Words:
-        assert isinstance(node, Words)
+    if type(node) is Words:
         if len(node.keys) == 1 and node.field is Field.TEXT:
             return node.keys[0] in doc.key_set
         return bool(_words_at(doc, node.keys, node.field is Field.TITLE))
-    if kind is And:
-        assert isinstance(node, And)
+    if type(node) is And:
         for child in node.children:  # noqa: SIM110 - a plain loop is faster than all(genexpr)
             if not _test(child, doc):
                 return False
         return True
-    if kind is Or:
-        assert isinstance(node, Or)
+    if type(node) is Or:
         for child in node.children:  # noqa: SIM110
             if _test(child, doc):
                 return True
         return False
-    if kind is Not:
-        assert isinstance(node, Not)
+    if type(node) is Not:
         return not _test(node.child, doc)
-    if kind is Near:
-        assert isinstance(node, Near)
+    if type(node) is Near:
         return bool(_near_at(doc, node)[0])
     assert isinstance(node, Prefix | EntityTerm | Source)
     return bool(_leaf_at(doc, node))
@@ -442,9 +436,7 @@ def _test(node: Node, doc: _Doc) -> bool:
 
 def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int]]) -> bool:
     """Whether ``node`` matches; if so, add the matching terms and their character spans."""
-    kind = type(node)
-    if kind is Words:
-        assert isinstance(node, Words)
+    if type(node) is Words:
         if len(node.keys) == 1 and node.field is Field.TEXT:
             found = doc.positions.get(node.keys[0])
             if not found:
@@ -453,25 +445,21 @@ def _collect(node: Node, doc: _Doc, terms: list[str], spans: list[tuple[int, int
             word_spans = doc.word_spans
             spans.extend([word_spans[p] for p in found])
             return True
-    elif kind is And:
-        assert isinstance(node, And)
+    elif type(node) is And:
         mark_t, mark_s = len(terms), len(spans)
         for child in node.children:
             if not _collect(child, doc, terms, spans):
                 del terms[mark_t:], spans[mark_s:]
                 return False
         return True
-    elif kind is Or:
-        assert isinstance(node, Or)
+    elif type(node) is Or:
         matched = False
         for child in node.children:
             matched = _collect(child, doc, terms, spans) or matched
         return matched
-    elif kind is Not:
-        assert isinstance(node, Not)
+    elif type(node) is Not:
         return not _test(node.child, doc)
-    elif kind is Near:
-        assert isinstance(node, Near)
+    elif type(node) is Near:
         left, right = _near_at(doc, node)
         if not left:
             return False
