@@ -270,7 +270,8 @@ class StoryFingerprint:
 
 def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerprint:
     """The fingerprint of a story from its title, its lead (summary) and its link."""
-    title, lead = _headline(title), _lead(lead)
+    # Only the lead's first LEAD_WORDS content words count: never tokenise a whole article.
+    title, lead = _headline(title), _lead(lead[: LEAD_WORDS * 40])
     headline = _content_words(title)
     lower_case = _lower_case_words(title) | _lower_case_words(lead)
     names = {word for word, capitalised in headline if capitalised and word not in lower_case}

@@ -1456,6 +1456,15 @@ def snippet(
     Whitespace runs (newlines included) become one space; "…" marks a cut at either end. The
     matched spans that lie wholly inside the snippet come back as offsets into it.
     """
+    # Work on a window around the first match only: cost stays independent of the article's
+    # length (this runs once per matched article and watchlist).
+    valid = sorted((a, b) for a, b in spans if 0 <= a < b <= len(text))
+    first_start, first_end = valid[0] if valid else (0, 0)
+    lo = max(0, first_start - 2 * width)
+    hi = min(len(text), first_end + 3 * width)
+    cut_left, cut_right = lo > 0, hi < len(text)
+    text = text[lo:hi]
+    spans = [(a - lo, b - lo) for a, b in valid if lo <= a and b <= hi]
     flat_chars: list[str] = []
     index = [0] * (len(text) + 1)  # original offset -> offset in the flattened text
     space = False
@@ -1476,10 +1485,10 @@ def snippet(
     )
     mapped = [_trim(flat, a, b) for a, b in mapped]
     mapped = [(a, b) for a, b in mapped if a < b]
-    if n <= width:
+    if n <= width and not (cut_left or cut_right):
         return flat, tuple(mapped)
     if not mapped or width < 3:
-        return shorten(flat, width), ()
+        return shorten(flat + (ELLIPSIS if cut_right else ""), width), ()
     a, b = mapped[0]
     room = max(width - 2, 1)  # two ellipses at most
     start = max(0, a - max(0, room - (b - a)) // 3)
@@ -1493,8 +1502,8 @@ def snippet(
             end = sp
     body = flat[start:end].strip()
     offset = start + (len(flat[start:end]) - len(flat[start:end].lstrip()))
-    prefix = ELLIPSIS if start > 0 else ""
-    suffix = ELLIPSIS if end < n else ""
+    prefix = ELLIPSIS if start > 0 or cut_left else ""
+    suffix = ELLIPSIS if end < n or cut_right else ""
     out = prefix + body + suffix
     shift = len(prefix) - offset
     inside = tuple(

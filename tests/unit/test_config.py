@@ -57,8 +57,10 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         ({"feeds": [{"name": "x"}]}, "feeds[0].url"),
         ({"feeds": [{"url": "ftp://x/y"}]}, "feeds[0].url"),
         ({"feeds": [{"url": "https://x/y", "colour": "red"}]}, "feeds[0].colour"),
-        ({"watchlists": [{"name": "a", "query": "x"}, {"name": "A", "query": "y"}]},
-         "watchlists[1].name"),
+        (
+            {"watchlists": [{"name": "a", "query": "x"}, {"name": "A", "query": "y"}]},
+            "watchlists[1].name",
+        ),
         ({"telegram": {"base_url": "api.telegram.org"}}, "telegram.base_url"),
         ({"extra": 1}, "extra"),
     ],

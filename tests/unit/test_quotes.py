@@ -449,3 +449,14 @@ def test_annotated_articles_without_entities() -> None:
     assert result["precision"] >= 0.9
     assert result["recall"] >= 0.9
     assert result["speaker_accuracy"] >= 0.9
+
+
+def test_snippet_of_a_long_article_is_cut_at_both_ends_around_the_match() -> None:
+    filler = "Talks went on for hours in the old hall. " * 2000
+    text = filler + "The embassy reopened on Monday. " + filler
+    start = text.index("embassy")
+    out, spans = snippet(text, [(start, start + len("embassy"))], width=120)
+    assert out.startswith("…") and out.endswith("…")
+    assert len(out) <= 122
+    [(a, b)] = spans
+    assert out[a:b] == "embassy"
