@@ -74,11 +74,16 @@ PLACES = ["Russia", "Ukraine", "France", "Germany", "China", "Brazil", "Kenya", 
 PEOPLE = ["Zakharova", "Peskov", "Macron", "Scholz", "Lula", "Ruto", "Erdogan", "Kishida"]
 
 
+SYLLABLES = ("ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "de", "ga", "vu", "zo", "ber", "tin")
+FILLER = [a + b + c for a in SYLLABLES for b in SYLLABLES for c in ("", "n", "s", "l")]
+TOPICS = WORDS + [f"{w}s{i}" for w in WORDS for i in range(6)]  # a long tail of rarer topics
+
+
 def _item(rng: random.Random, feed: int, n: int) -> dict[str, object]:
     place, person = rng.choice(PLACES), rng.choice(PEOPLE)
-    words = " ".join(rng.choice(WORDS) for _ in range(60))
+    words = " ".join(rng.choice(TOPICS) if i % 15 == 0 else rng.choice(FILLER) for i in range(60))
     return {
-        "title": f"{place} {rng.choice(WORDS)} {rng.choice(WORDS)} as {person} speaks",
+        "title": f"{place} {rng.choice(TOPICS)} {rng.choice(TOPICS)} as {person} speaks",
         "link": f"https://news{feed}.example/{n}",
         "guid": f"f{feed}-{n}",
         "description": f"“We will {rng.choice(WORDS)} the {rng.choice(WORDS)},” {person} said. "
@@ -89,7 +94,7 @@ def _item(rng: random.Random, feed: int, n: int) -> dict[str, object]:
 def _watchlists(rng: random.Random, count: int) -> list[tuple[str, str]]:
     out = []
     for i in range(count):
-        a, b = rng.sample(WORDS, 2)
+        a, b = rng.sample(TOPICS, 2)
         kind = i % 4
         query = (
             f"{rng.choice(PLACES)} AND {a}"
@@ -117,15 +122,17 @@ def _measure(
 ) -> dict[str, float]:
     """Run ``cmd``; return its wall time and peak RSS (from the kernel's accounting)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if stop_after is not None:
-        time.sleep(stop_after)
-        proc.terminate()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    with tempfile.TemporaryFile() as log:  # a pipe nobody reads would fill and block the child
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        if stop_after is not None:
+            time.sleep(stop_after)
+            proc.terminate()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        err = log.read().decode(errors="replace")
     if stop_after is None and proc.returncode != 0:
-        raise SystemExit(f"{cmd} failed: {err}")
+        raise SystemExit(f"{cmd} failed: {err[-2000:]}")
     return {
         "seconds": round(time.perf_counter() - started, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),

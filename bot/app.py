@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,9 @@ async def open_services(
         quotes_per_article=config.digest.quotes_per_article,
     )
     loaded = engine.load_watchlists()
+    # The compiled watchlists live as long as the process: keep the collector off them.
+    gc.collect()
+    gc.freeze()
     logger.info("services open db=%s watchlists=%d", config.storage.path, loaded)
     return Services(config=config, store=store, fetcher=fetcher, engine=engine)
 

@@ -52,7 +52,8 @@ class QueryError(NewswatchError):
         self.position = position
         self.message = message
         self.hint = hint
-        text = f"{message} at position {position}" if position else message
+        says_where = " at position " in message
+        text = f"{message} at position {position}" if position and not says_where else message
         super().__init__(f"{text}. {hint}" if hint else text)
 
 
