@@ -15,10 +15,12 @@ from typing import TextIO
 from bot.config import Config, load_config
 from bot.render import render_digest_text
 from bot.services import Services, utc_now
+from watchers.dedup import StoryFingerprint, group_stories
 from watchers.digest import compose_digests
 from watchers.errors import FeedError, NewswatchError, QueryError
 from watchers.model import Article, Chat
 from watchers.parse import parse_feed
+from watchers.pipeline import ArticleResult
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, *, quiet: bool) -> None:
+    """INFO for the bot (it runs as a service); only warnings for the terminal commands."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -60,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # python-telegram-bot 22 warns on every flood-limit error unless told to use timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, quiet=args.command == "check" or args.console)
     try:
         config = load_config(args.config)
         if args.command == "check":
@@ -176,6 +179,13 @@ async def _read_source(services: Services, source: str) -> list[Article]:
     return articles
 
 
+def _also(first: ArticleResult, others: Sequence[ArticleResult]) -> list[str]:
+    """The other sources that carried the same story."""
+    own = first.article.source or first.article.source_host
+    names = (o.article.source or o.article.source_host or o.article.link or "" for o in others)
+    return [n for n in dict.fromkeys(names) if n and n != own]
+
+
 async def check(
     config: Config, query: str, sources: Sequence[str], *, as_json: bool, full_text: bool = False
 ) -> int:
@@ -215,6 +225,7 @@ async def check(
     finally:
         await fetcher.aclose()
         store.close()
+    stories = group_stories(results, lambda r: StoryFingerprint.from_str(r.story))
     if as_json:
         payload = [
             {
@@ -228,12 +239,13 @@ async def check(
                     {"text": q.text, "speaker": q.speaker, "full": q.full} for q in r.detail.quotes
                 ],
                 "snippet": r.detail.snippet,
+                "also": _also(r, others),
             }
-            for r in results
+            for r, *others in stories
         ]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
-        for r in results:
+        for r, *others in stories:
             sys.stdout.write(f"* {r.article.title}\n")
             if r.article.link:
                 sys.stdout.write(f"  {r.article.link}\n")
@@ -241,7 +253,9 @@ async def check(
             if r.detail.quotes:
                 q = r.detail.quotes[0]
                 sys.stdout.write(f"  “{q.text}” — {q.speaker or 'unattributed'}\n")
-        sys.stdout.write(f"{len(results)} matching article(s)\n")
+            if also := _also(r, others):
+                sys.stdout.write(f"  also: {', '.join(also)}\n")
+        sys.stdout.write(f"{len(stories)} matching stor{'y' if len(stories) == 1 else 'ies'}\n")
     return 1 if failed == len(sources) else 0
 
 

@@ -72,6 +72,7 @@ class ArticleResult:
     article: Article
     match: Match
     detail: HitDetail
+    story: str
 
 
 class Engine:
@@ -360,7 +361,7 @@ class Engine:
     async def check(self, articles: Sequence[Article], *, full_text: bool) -> list[ArticleResult]:
         """Match ``articles`` against the loaded watchlists, treating every one as new."""
         found = await self.find(articles, None, full_text=full_text)
-        return [ArticleResult(articles[f.index], f.match, f.detail) for f in found]
+        return [ArticleResult(articles[f.index], f.match, f.detail, f.story) for f in found]
 
     # -- feeds added from a chat --------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""The `newswatch` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The shipped example config and feed, copied so the database lands in tmp_path."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copy(ROOT / "config.example.toml", tmp_path / "config.toml")
+    return tmp_path / "config.toml"
+
+
+def test_console_prints_a_digest_then_only_what_is_new(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--console", "--once", "--config", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "== Embassies · 1 new story ==" in out
+    assert "US and Russian diplomats agree to restore embassy staffing" in out
+    assert "— Maria Zakharova" in out
+    assert "== Kremlin · 1 new story ==" in out
+    assert "— Dmitry Peskov" in out
+    assert "flood" not in out.lower()
+    assert (example.parent / "newswatch.db").exists()  # relative to the config file
+
+    assert main(["run", "--console", "--once", "--config", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "==" not in out and "no new matches" in out
+
+
+def test_check_json(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    feed = str(example.parent / "examples" / "world-news.xml")
+    assert main(["check", "--json", "--query", "PERSON:Zakharova", feed]) == 0
+    [item] = json.loads(capsys.readouterr().out)
+    assert item["id"] == "wire-2026-11-24-0001"
+    assert item["link"].endswith("/embassy-staffing-talks")
+    assert item["matched"] == ["PERSON:Zakharova"]
+    assert item["quotes"][0]["speaker"] == "Maria Zakharova"
+    assert item["quotes"][0]["text"].startswith("We have agreed on the first practical steps")
+    assert item["also"] == []
+
+
+def test_check_refuses_a_bad_query_with_its_position(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--query", "Russia AND (embassy", str(example)]) == 2
+    assert "missing ) for the ( at position 12" in capsys.readouterr().err
+
+
+def test_check_reports_an_unreadable_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("just some notes, not a feed")
+    assert main(["check", "--query", "embassy", str(tmp_path / "notes.txt")]) == 1
+    assert "notes.txt" in capsys.readouterr().err
+
+
+def test_run_without_a_token_explains_what_to_do(
+    example: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_TELEGRAM_TOKEN", raising=False)
+    assert main(["run", "--config", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "NEWSWATCH_TELEGRAM_TOKEN" in err and "--console" in err
+
+
+def test_a_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.toml").write_text('[polling]\ninterval = "soon"\n')
+    assert main(["run", "--console", "--once", "--config", str(tmp_path / "c.toml")]) == 2
+    assert "polling.interval" in capsys.readouterr().err

@@ -1,0 +1,184 @@
+"""The engine against a real store and a real feed server (no Telegram)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.delivery import queue_digests
+from tests.fakes.feeds import FeedServer, rss
+from watchers.fetch import Fetcher, FetchSettings
+from watchers.model import Chat
+from watchers.pipeline import Engine
+from watchers.store import SqliteStorage
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+CHAT = 5
+
+STORY = {
+    "title": "Diplomats agree to restore embassy staff in both capitals",
+    "guid": "a-1",
+    "description": "Russia and the United States will send diplomats back, officials said on "
+    "Monday after talks in Vienna that lasted two days.",
+}
+REWRITE = {
+    "title": "UPDATE 1-Diplomats agree to restore embassy staff in both capitals - Other Wire",
+    "guid": "b-1",
+    "description": "Russia and the United States will send diplomats back to their embassies, "
+    "officials said after two days of talks in Vienna.",
+}
+ARTICLE_PAGE = """<html><head><title>Embassy staff</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Diplomats agree to restore embassy staff</h1>
+<p>Russia and the United States will send diplomats back to their embassies, officials said on
+Monday after two days of talks in Vienna that both sides described as businesslike.</p>
+<p>“We have agreed on the first practical steps, and both embassies will be able to work
+normally again before the summer,” Russian Foreign Ministry spokeswoman Maria Zakharova said.</p>
+<p>The talks covered visas for staff, the return of seized property and the number of
+diplomats each side may keep. A second round is planned for the spring.</p>
+</article>
+<section class="comments"><h2>Leave a Reply</h2><p>First! Great article.</p></section>
+<footer>Copyright Example Wire</footer>
+</body></html>"""
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, analyser: Any) -> AsyncIterator[Engine]:
+    store = SqliteStorage(tmp_path / "nw.db")
+    fetcher = Fetcher(FetchSettings(timeout=5, allow_private_networks=True))
+    store.upsert_chat(Chat(CHAT, "private"), T0)
+    yield Engine(store, fetcher, analyser, interval=60)
+    await fetcher.aclose()
+    store.close()
+
+
+def _follow(engine: Engine, url: str, name: str) -> int:
+    feed = engine.store.add_feed(url, T0, name=name)
+    engine.store.follow(CHAT, feed.id, T0)
+    return feed.id
+
+
+async def test_first_poll_is_history_and_later_stories_match(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    feeds.publish("/a.xml", rss([STORY]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    report = await engine.run_cycle(T0)
+    assert report.feeds[0].baseline and report.hits == 0
+    feeds.publish("/a.xml", rss([{**STORY, "guid": "a-2", "title": "Embassy row: Russia"}, STORY]))
+    report = await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert report.new_articles == 1 and report.hits == 1
+
+
+async def test_a_dead_feed_does_not_stop_the_others(engine: Engine, feeds: FeedServer) -> None:
+    feeds.publish("/a.xml", rss([STORY]))
+    feeds.status("/dead.xml", 500)
+    feeds.publish("/junk.xml", "<html><body>not a feed</body></html>", content_type="text/html")
+    for path in ("/a.xml", "/dead.xml", "/junk.xml"):
+        _follow(engine, feeds.url(path), path)
+    report = await engine.run_cycle(T0)
+    by_url = {o.url: o for o in report.feeds}
+    assert by_url[feeds.url("/a.xml")].error is None
+    assert "500" in (by_url[feeds.url("/dead.xml")].error or "")
+    assert "HTML page" in (by_url[feeds.url("/junk.xml")].error or "")
+    dead = engine.store.feed_by_url(feeds.url("/dead.xml"))
+    assert dead is not None and dead.error_count == 1
+    # A failing feed waits longer before the next try; a healthy one is due after its interval.
+    later = T0 + timedelta(seconds=61)
+    due = {f.url for f in engine.due_feeds(later)}
+    assert feeds.url("/a.xml") in due and feeds.url("/dead.xml") not in due
+
+
+async def test_conditional_get_and_unchanged_feed(engine: Engine, feeds: FeedServer) -> None:
+    feeds.publish("/a.xml", rss([STORY]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    await engine.run_cycle(T0)
+    report = await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert report.feeds[0].not_modified
+    assert feeds.requests_for("/a.xml")[-1].headers.get("if-none-match")
+
+
+async def test_full_text_gives_the_quote_and_a_dead_page_never_blocks(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    feeds.publish("/a.xml", rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    await engine.run_cycle(T0)
+    feeds.publish("/story.html", ARTICLE_PAGE, content_type="text/html")
+    feeds.status("/gone.html", 404)
+    items = [
+        {**STORY, "link": feeds.url("/story.html")},
+        {
+            **STORY,
+            "guid": "a-9",
+            "title": "Second embassy story, Russia",
+            "link": feeds.url("/gone.html"),
+        },
+    ]
+    feeds.publish("/a.xml", rss(items))
+    report = await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert report.hits == 2
+    hits = {h.article.title: h for h in engine.store.pending_hits(CHAT)}
+    quotes = hits[STORY["title"]].detail.quotes
+    assert quotes and quotes[0].speaker == "Maria Zakharova"
+    assert quotes[0].text.startswith("We have agreed on the first practical steps")
+    assert hits["Second embassy story, Russia"].detail.quotes == ()  # alert kept, feed text only
+    assert len(feeds.requests_for("/story.html")) == 1
+    article_id = hits[STORY["title"]].article_id
+    text, state = engine.store.full_text(article_id)
+    assert state == "ok" and text is not None and "Leave a Reply" not in text
+
+
+async def test_one_story_from_two_feeds_is_one_item_and_never_comes_again(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    for path in ("/a.xml", "/b.xml", "/c.xml"):
+        feeds.publish(path, rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    _follow(engine, feeds.url("/b.xml"), "Wire B")
+    _follow(engine, feeds.url("/c.xml"), "Wire C")
+    engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    await engine.run_cycle(T0)
+    feeds.publish("/a.xml", rss([STORY]))
+    feeds.publish("/b.xml", rss([REWRITE]))
+    await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert queue_digests(engine.store, T0 + timedelta(minutes=1)) == 1
+    [message] = engine.store.due_outbox(T0 + timedelta(minutes=1))
+    assert message.text.count("Diplomats agree to restore embassy staff") == 1
+    assert "also: Wire B" in message.text
+    assert "1 new story" in message.text
+    # A third feed publishes the story later: the chat already has it.
+    feeds.publish("/c.xml", rss([{**REWRITE, "guid": "c-1"}]))
+    report = await engine.run_cycle(T0 + timedelta(minutes=2))
+    assert report.new_articles == 1 and report.hits == 0
+
+
+async def test_paused_watchlist_looks_for_nothing(engine: Engine, feeds: FeedServer) -> None:
+    feeds.publish("/a.xml", rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    watchlist, _ = engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    await engine.run_cycle(T0)
+    engine.set_paused(watchlist.id, True)
+    feeds.publish("/a.xml", rss([STORY]))
+    assert (await engine.run_cycle(T0 + timedelta(minutes=1))).hits == 0
+
+
+async def test_scheduled_digest_waits_for_its_time(engine: Engine, feeds: FeedServer) -> None:
+    feeds.publish("/a.xml", rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    watchlist, _ = engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    engine.store.set_chat_settings(CHAT, timezone="Europe/Berlin", schedule="daily 18:00")
+    await engine.run_cycle(T0)
+    feeds.publish("/a.xml", rss([STORY]))
+    await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert queue_digests(engine.store, T0 + timedelta(minutes=2)) == 0  # 10:02 in Berlin
+    assert queue_digests(engine.store, datetime(2026, 11, 24, 17, 0, tzinfo=UTC)) == 1  # 18:00
+    assert queue_digests(engine.store, datetime(2026, 11, 24, 17, 30, tzinfo=UTC)) == 0
+    got = engine.store.get_watchlist(watchlist.id)
+    assert got is not None and got.last_digest_at == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
