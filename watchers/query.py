@@ -12,7 +12,7 @@ Grammar (NOT binds tighter than AND, AND tighter than OR; adjacent terms are joi
     primary := "(" or_expr ")" | field ":" (leaf | "(" or_expr ")") | leaf
     leaf    := word | word* | "phrase"
 
-See ``docs/query-language.md`` for the user's guide and ``QUERY_HELP`` for the cheat sheet.
+See the README (“Watchlist queries”) for the user's guide and ``QUERY_HELP`` for the cheat sheet.
 """
 
 from __future__ import annotations
