@@ -147,15 +147,23 @@ async def cmd_start(update: Update, context: Context) -> None:
     services = _services(context)
     now = services.clock()
     chat = _chat_of(update)
-    services.store.upsert_chat(chat, now)
-    followed = 0
-    for feed_config in services.config.feeds:
-        feed = services.store.add_feed(
-            feed_config.url, now, name=feed_config.name, full_text=feed_config.full_text
-        )
-        followed += services.store.follow(chat.id, feed.id, now)
-    feeds = services.store.followed_feeds(chat.id)
-    watchlists = services.store.watchlists(chat.id)
+    store = services.store
+    before = store.get_chat(chat.id)
+    store.upsert_chat(chat, now)
+    if before is None:  # a new chat follows the default feeds; a returning one keeps its own
+        for feed_config in services.config.feeds:
+            feed = store.add_feed(
+                feed_config.url, now, name=feed_config.name, full_text=feed_config.full_text
+            )
+            store.follow(chat.id, feed.id, now)
+    elif not before.active:
+        # What its feeds published while the chat was paused is history, unless another chat
+        # kept them polled (then it is already stored as seen).
+        for feed in store.followed_feeds(chat.id):
+            if store.followers(feed.id) == [chat.id]:
+                store.mark_needs_baseline(feed.id)
+    feeds = store.followed_feeds(chat.id)
+    watchlists = store.watchlists(chat.id)
     lines = ["👋 <b>newswatch</b> is on for this chat."]
     if feeds:
         lines.append(f"You follow {len(feeds)} feed{'s' if len(feeds) != 1 else ''} (/feeds).")

@@ -169,3 +169,13 @@ async def test_channel_posts_are_commands_too(app: NewswatchApp, telegram: FakeT
     telegram.channel_post("/start", chat_id=-100777)
     messages = await telegram.wait_for_messages(-100777, before + 1, timeout=10)
     assert "newswatch" in messages[-1].plain_text
+
+
+async def test_a_returning_chat_keeps_its_own_feeds(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    assert "Stopped following Feed 1" in await chat.say("/removefeed 1")
+    await chat.say("/stop")
+    assert "You follow no feeds yet" in await chat.say("/start")
