@@ -1,4 +1,4 @@
-"""The matching core must not pull in adapters or heavy libraries."""
+"""The pure core must not pull in adapters or heavy libraries."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ def test_query_and_match_import_no_adapters() -> None:
         "from watchers.match import Matcher, evaluate\n"
         "m = Matcher()\n"
         "m.add(1, parse_query('GPE:Russia AND embassy'))\n"
+        f"print(','.join(name for name in {FORBIDDEN!r} if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+PURE = ("quotes", "digest", "schedule", "dedup", "text", "query", "match", "model", "errors")
+
+
+def test_pure_modules_import_no_adapters() -> None:
+    code = (
+        "import sys, importlib\n"
+        f"for name in {PURE!r}: importlib.import_module('watchers.' + name)\n"
         f"print(','.join(name for name in {FORBIDDEN!r} if name in sys.modules))\n"
     )
     result = subprocess.run(

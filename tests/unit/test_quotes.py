@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -339,20 +337,6 @@ def test_any_text_gives_well_formed_quotes(text: str) -> None:
 def test_no_quote_marks_no_quotes() -> None:
     assert extract_quotes("") == []
     assert extract_quotes("Nothing was said at all.") == []
-
-
-def test_module_is_pure() -> None:
-    code = (
-        "import sys, watchers.quotes\n"
-        "print(','.join(m for m in ('spacy', 'telegram', 'httpx', 'sqlite3') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == ""
-
-
-# -- choose_key_quotes -------------------------------------------------------------------------
 
 
 def _q(start: int, full: bool = True, speaker: str | None = "A B") -> Quote:
