@@ -14,6 +14,7 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 
 from bot.delivery import deliver_outbox, queue_digests
+from bot.render import split_lines
 from bot.services import Context, Services
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
 from watchers.fetch import validate_feed_url
@@ -43,6 +44,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 MAX_NAME = 40
+MAX_WATCHLISTS = 100  # per chat
+MAX_FEEDS = 200  # per chat
 
 
 def bot_commands() -> list[BotCommand]:
@@ -65,9 +68,11 @@ def _args(update: Update) -> str:
 
 async def _reply(update: Update, html: str) -> None:
     message = update.effective_message
-    if message is not None:
+    if message is None:
+        return
+    for part in split_lines(html):
         await message.reply_text(
-            html, parse_mode=ParseMode.HTML, do_quote=False, disable_web_page_preview=True
+            part, parse_mode=ParseMode.HTML, do_quote=False, disable_web_page_preview=True
         )
 
 
@@ -239,6 +244,14 @@ async def cmd_watch(update: Update, context: Context) -> None:
         raise CommandError("The query after the name is empty.")
     if not name:
         name = query_text if len(query_text) <= MAX_NAME else query_text[: MAX_NAME - 1] + "…"
+    existing = services.store.watchlists(chat.id)
+    if len(existing) >= MAX_WATCHLISTS and all(
+        w.name.casefold() != name.casefold() for w in existing
+    ):
+        raise CommandError(
+            f"This chat has {MAX_WATCHLISTS} watchlists, the most it can have. Remove one with "
+            "/unwatch, or combine queries with OR."
+        )
     if len(name) > MAX_NAME:
         raise CommandError(f"A watchlist name can have at most {MAX_NAME} characters.")
     try:
@@ -310,6 +323,10 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
     arg = _args(update)
     if not arg:
         raise CommandError("Which feed? /addfeed https://example.com/rss")
+    if len(services.store.followed_feeds(chat.id)) >= MAX_FEEDS:
+        raise CommandError(
+            f"This chat follows {MAX_FEEDS} feeds, the most it can. Remove one with /removefeed."
+        )
     try:
         url = validate_feed_url(arg)
         feed, count = await services.engine.follow_new_feed(chat.id, url, services.clock())

@@ -115,3 +115,29 @@ def render_digest_text(digest: Digest, now: datetime, *, more: int = 0) -> str:
     if more:
         lines.append(f"\n+{more} more")
     return "\n".join(lines)
+
+
+def split_lines(html: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split a reply at line boundaries into messages under ``limit`` characters.
+
+    Every line of our replies is balanced HTML on its own; a single line longer than the limit
+    (never produced by the bot's own texts) is cut hard.
+    """
+    messages: list[str] = []
+    current = ""
+    for line in html.split("\n"):
+        while len(line) > limit:
+            if current:
+                messages.append(current)
+                current = ""
+            messages.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            messages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        messages.append(current)
+    return messages

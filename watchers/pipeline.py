@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
-from watchers.errors import FeedError, QueryError
+from watchers.errors import FeedError, QueryError, StorageError
 from watchers.fetch import Fetcher
 from watchers.fulltext import extract_main_text
 from watchers.match import Matcher
@@ -180,7 +180,15 @@ class Engine:
         fetched = await asyncio.gather(*(fetch_one(f) for f in feeds))
         outcomes = []
         for feed, result in zip(feeds, fetched, strict=True):
-            outcomes.append(await self._process(feed, result, now))
+            try:
+                outcomes.append(await self._process(feed, result, now))
+            except StorageError:
+                raise  # the database is the problem, not this feed: stop the cycle
+            except Exception as e:  # a bug or a library failing on odd input: skip this feed
+                logger.exception("feed processing failed feed=%s", feed.url)
+                message = f"newswatch could not process this feed ({type(e).__name__})"
+                self.store.record_poll(feed.id, now, error=message)
+                outcomes.append(FeedOutcome(feed.id, feed.url, error=message))
         return CycleReport(tuple(outcomes))
 
     async def _process(

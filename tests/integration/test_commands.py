@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,25 @@ async def test_a_returning_chat_keeps_its_own_feeds(
     assert "Stopped following Feed 1" in await chat.say("/removefeed 1")
     await chat.say("/stop")
     assert "You follow no feeds yet" in await chat.say("/start")
+
+
+async def test_limits_per_chat_and_long_lists_split(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    from bot.handlers import MAX_WATCHLISTS
+
+    chat = Chat(telegram)
+    await chat.say("/start")
+    services = app.bot_data.require()
+    long_query = " OR ".join(f"word{i}" for i in range(20))
+    for i in range(MAX_WATCHLISTS):
+        services.engine.add_watchlist(CHAT, f"list {i}", long_query, services.clock())
+    assert "the most it can have" in await chat.say("/watch one more")
+    before = len(telegram.sent_to(CHAT))
+    telegram.user_sends("/watchlists", chat_id=CHAT)
+    await telegram.wait_for_messages(CHAT, before + 2, timeout=10)  # too long for one message
+    await asyncio.sleep(0.3)
+    parts = telegram.sent_to(CHAT)[before:]
+    assert all(len(p.plain_text) <= 4096 for p in parts)
+    text = "\n".join(p.plain_text for p in parts)
+    assert "1. list 0" in text and f"{MAX_WATCHLISTS}. list {MAX_WATCHLISTS - 1}" in text

@@ -182,3 +182,27 @@ async def test_scheduled_digest_waits_for_its_time(engine: Engine, feeds: FeedSe
     assert queue_digests(engine.store, datetime(2026, 11, 24, 17, 30, tzinfo=UTC)) == 0
     got = engine.store.get_watchlist(watchlist.id)
     assert got is not None and got.last_digest_at == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+async def test_an_unexpected_failure_on_one_feed_skips_only_that_feed(
+    engine: Engine, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchers import pipeline
+
+    feeds.publish("/a.xml", rss([STORY]))
+    feeds.publish("/b.xml", rss([REWRITE]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    _follow(engine, feeds.url("/b.xml"), "Wire B")
+    real = pipeline.parse_feed
+
+    def flaky(content: bytes, url: str, **kw: Any) -> Any:
+        if url.endswith("/a.xml"):
+            raise RuntimeError("a parser bug")
+        return real(content, url, **kw)
+
+    monkeypatch.setattr(pipeline, "parse_feed", flaky)
+    report = await engine.run_cycle(T0)
+    by_url = {o.url: o for o in report.feeds}
+    assert "could not process this feed (RuntimeError)" in (by_url[feeds.url("/a.xml")].error or "")
+    assert by_url[feeds.url("/b.xml")].error is None
+    assert by_url[feeds.url("/b.xml")].new_articles == 1

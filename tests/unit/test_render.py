@@ -87,3 +87,14 @@ def test_console_text_has_no_markup() -> None:
     assert "Diplomats meet <again> & agree #1" in text
     assert "“We <agreed> on steps & more” — Zakharova" in text
     assert "matched: Russia, embassy" in text
+
+
+def test_long_replies_split_at_lines_under_the_limit() -> None:
+    from bot.render import split_lines
+
+    lines = [f"{i}. <b>watchlist {i}</b>: <code>{'word ' * 40}</code>" for i in range(100)]
+    parts = split_lines("\n".join(lines))
+    assert len(parts) > 1 and all(len(p) <= MAX_MESSAGE for p in parts)
+    assert "\n".join(parts) == "\n".join(lines)
+    assert split_lines("short") == ["short"]
+    assert [len(p) for p in split_lines("x" * 5000)] == [4096, 904]
