@@ -150,6 +150,7 @@ async def send_one(bot: Bot, message: OutboxMessage) -> int:
         link_preview_options=LinkPreviewOptions(is_disabled=not message.preview),
         disable_notification=message.silent,
         reply_markup=_markup(message.buttons),
+        message_thread_id=message.thread_id,
     )
     return sent.message_id
 
@@ -187,7 +188,12 @@ async def deliver_outbox(
             held.add(message.chat_id)
             report.failed += 1
         except BadRequest as e:
-            if any(text in e.message.lower() for text in GONE_CHAT):
+            if message.thread_id is not None and "thread not found" in e.message.lower():
+                # The topic was deleted: send to the chat itself from now on.
+                store.set_chat_thread(message.chat_id, None)
+                store.retry_later(message.id, clock(), e.message)
+                report.retried += 1
+            elif any(text in e.message.lower() for text in GONE_CHAT):
                 _chat_gone(store, message, e)
                 held.add(message.chat_id)
             else:

@@ -81,7 +81,9 @@ def _chat_of(update: Update) -> Chat:
     if chat is None:
         raise CommandError("This command works in a chat.")
     title = chat.title or chat.full_name or chat.username or ""
-    return Chat(chat.id, chat.type, title)
+    message = update.effective_message
+    topic = message.message_thread_id if message and message.is_topic_message else None
+    return Chat(chat.id, chat.type, title, thread_id=topic)
 
 
 def _known_chat(update: Update, services: Services) -> Chat:

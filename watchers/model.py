@@ -172,6 +172,7 @@ class Chat:
     timezone: str = "UTC"
     schedule: str = "instant"  # instant | hourly | daily HH:MM | weekly DAY HH:MM
     quiet: str = ""  # e.g. "22:00-07:00" or "22:00-07:00 silent"; empty: none
+    thread_id: int | None = None  # the forum topic digests go to; None: the chat itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +219,4 @@ class OutboxMessage:
     preview: bool = False
     watchlist_id: int | None = None
     buttons: str = ""  # JSON of inline buttons, rendered by the bot
+    thread_id: int | None = None  # the chat's forum topic, if it chose one

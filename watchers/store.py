@@ -126,6 +126,10 @@ _MIGRATIONS: tuple[str, ...] = (
     UPDATE hits SET chat_id = (SELECT chat_id FROM watchlists w WHERE w.id = hits.watchlist_id);
     CREATE INDEX hits_chat_time ON hits(chat_id, created_at);
     """,
+    # 3: forum topics: digests go to the topic where /start was sent
+    """
+    ALTER TABLE chats ADD COLUMN thread_id INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -183,6 +187,7 @@ class Storage(Protocol):
     def upsert_chat(self, chat: Chat, now: datetime) -> bool: ...
     def get_chat(self, chat_id: int) -> Chat | None: ...
     def set_chat_active(self, chat_id: int, active: bool) -> None: ...
+    def set_chat_thread(self, chat_id: int, thread_id: int | None) -> None: ...
     def migrate_chat(self, old_id: int, new_id: int) -> None: ...
 
     # feeds
@@ -335,9 +340,10 @@ class SqliteStorage:
         with self._tx() as db:
             existed = db.execute("SELECT 1 FROM chats WHERE id=?", (chat.id,)).fetchone()
             db.execute(
-                "INSERT INTO chats(id, kind, title, active, created_at) VALUES (?,?,?,1,?) "
-                "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, title=excluded.title, active=1",
-                (chat.id, chat.kind, chat.title, _ts(now)),
+                "INSERT INTO chats(id, kind, title, active, thread_id, created_at) "
+                "VALUES (?,?,?,1,?,?) ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, "
+                "title=excluded.title, active=1, thread_id=excluded.thread_id",
+                (chat.id, chat.kind, chat.title, chat.thread_id, _ts(now)),
             )
         return existed is None
 
@@ -354,6 +360,7 @@ class SqliteStorage:
             r["timezone"],
             r["schedule"],
             r["quiet"],
+            r["thread_id"],
         )
 
     def set_chat_active(self, chat_id: int, active: bool) -> None:
@@ -692,6 +699,10 @@ class SqliteStorage:
     def mark_digest_queued(self, watchlist_id: int, now: datetime) -> None:
         self._set_watchlist(watchlist_id, "last_digest_at", _ts(now))
 
+    def set_chat_thread(self, chat_id: int, thread_id: int | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE chats SET thread_id=? WHERE id=?", (thread_id, chat_id))
+
     def set_chat_settings(
         self,
         chat_id: int,
@@ -750,7 +761,7 @@ class SqliteStorage:
         """Pending messages whose time has come, oldest first; a chat's later messages wait
         behind an earlier one that must wait (order within a chat is kept)."""
         rows = self._query(
-            "SELECT o.* FROM outbox o JOIN chats c ON c.id=o.chat_id "
+            "SELECT o.*, c.thread_id FROM outbox o JOIN chats c ON c.id=o.chat_id "
             "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
             "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
             "AND e.state='pending' AND e.id<o.id AND e.not_before>?) "
@@ -769,6 +780,7 @@ class SqliteStorage:
                 preview=bool(r["preview"]),
                 watchlist_id=r["watchlist_id"],
                 buttons=r["buttons"],
+                thread_id=r["thread_id"],
             )
             for r in rows
         ]

@@ -202,3 +202,16 @@ async def test_limits_per_chat_and_long_lists_split(
     assert all(len(p.plain_text) <= 4096 for p in parts)
     text = "\n".join(p.plain_text for p in parts)
     assert "1. list 0" in text and f"{MAX_WATCHLISTS}. list {MAX_WATCHLISTS - 1}" in text
+
+
+async def test_start_in_a_forum_topic_remembers_the_topic(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    group = -1000000000999
+    telegram.add_chat(group, chat_type="supergroup", title="Desk", is_forum=True)
+    telegram.set_member_status(group, DEFAULT_USER_ID, "creator")
+    topic = Chat(telegram, group, chat_type="supergroup", chat_title="Desk", message_thread_id=9)
+    await topic.say("/start")
+    chat = app.bot_data.require().store.get_chat(group)
+    assert chat is not None and chat.thread_id == 9
+    assert telegram.sent_to(group)[-1].message_thread_id == 9  # the reply is in the topic too

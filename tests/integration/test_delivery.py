@@ -148,3 +148,24 @@ async def test_connection_refused_is_retried_later(store: SqliteStorage) -> None
         report = await deliver_outbox(store, bot, Clock())
     assert report.retried == 1
     assert [m.text for m in store.due_outbox(T0 + timedelta(minutes=1))] == ["eventually"]
+
+
+async def test_digests_go_to_the_forum_topic_and_fall_back_when_it_is_gone(
+    store: SqliteStorage, bot: Bot, telegram: FakeTelegram
+) -> None:
+    group = -1000000000777
+    telegram.add_chat(group, chat_type="supergroup", is_forum=True)
+    _queue(store, group, "to the topic")
+    store.set_chat_thread(group, 42)
+    await deliver_outbox(store, bot, Clock())
+    assert [m.message_thread_id for m in telegram.sent_to(group)] == [42]
+    _queue(store, group, "topic deleted meanwhile")
+    store.set_chat_thread(group, 42)
+    telegram.fail_next(
+        "sendMessage", status=400, description="Bad Request: message thread not found"
+    )
+    assert (await deliver_outbox(store, bot, Clock())).retried == 1
+    await deliver_outbox(store, bot, Clock())
+    assert [m.message_thread_id for m in telegram.sent_to(group)] == [42, None]
+    chat = store.get_chat(group)
+    assert chat is not None and chat.thread_id is None
