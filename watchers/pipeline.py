@@ -102,6 +102,7 @@ class Engine:
         self.baseline_new_feeds = baseline_new_feeds
         self.quotes_per_article = quotes_per_article
         self._watchlist_chat: dict[int, int] = {}
+        self._chat_watchlists: dict[int, set[int]] = {}
         self._paused: set[int] = set()
 
     # -- watchlists ---------------------------------------------------------------------------
@@ -123,6 +124,7 @@ class Engine:
             self.matcher.remove(watchlist.id)
         self.matcher.add(watchlist.id, query)
         self._watchlist_chat[watchlist.id] = watchlist.chat_id
+        self._chat_watchlists.setdefault(watchlist.chat_id, set()).add(watchlist.id)
 
     def add_watchlist(
         self, chat_id: int, name: str, text: str, now: datetime
@@ -138,6 +140,7 @@ class Engine:
         if removed and watchlist_id in self._watchlist_chat:
             self.matcher.remove(watchlist_id)
             del self._watchlist_chat[watchlist_id]
+            self._chat_watchlists.get(chat_id, set()).discard(watchlist_id)
             self._paused.discard(watchlist_id)
         return removed
 
@@ -219,7 +222,7 @@ class Engine:
             return FeedOutcome(feed.id, feed.url, new_articles=len(new), baseline=baseline)
         chats = set(self.store.followers(feed.id))
         relevant = {
-            w for w, c in self._watchlist_chat.items() if c in chats and w not in self._paused
+            w for c in chats for w in self._chat_watchlists.get(c, ()) if w not in self._paused
         }
         ids = [article_id for article_id, _ in new]
         found = await self.find(

@@ -672,16 +672,26 @@ class SqliteStorage:
     def scheduled_watchlists(self) -> list[tuple[Chat, Watchlist]]:
         """Watchlists of active chats whose digests are not instant."""
         rows = self._query(
-            "SELECT w.id FROM watchlists w JOIN chats c ON c.id=w.chat_id "
+            "SELECT w.*, c.kind, c.title, c.active, c.timezone, c.schedule AS chat_schedule, "
+            "c.quiet, c.thread_id FROM watchlists w JOIN chats c ON c.id=w.chat_id "
             "WHERE c.active=1 AND COALESCE(w.schedule, c.schedule)<>'instant' ORDER BY w.id"
         )
-        out = []
-        for (watchlist_id,) in rows:
-            watchlist = self.get_watchlist(watchlist_id)
-            chat = self.get_chat(watchlist.chat_id) if watchlist else None
-            if watchlist and chat:
-                out.append((chat, watchlist))
-        return out
+        return [
+            (
+                Chat(
+                    r["chat_id"],
+                    r["kind"],
+                    r["title"],
+                    bool(r["active"]),
+                    r["timezone"],
+                    r["chat_schedule"],
+                    r["quiet"],
+                    r["thread_id"],
+                ),
+                self._watchlist(r),
+            )
+            for r in rows
+        ]
 
     def _set_watchlist(self, watchlist_id: int, column: str, value: object) -> None:
         with self._tx() as db:

@@ -206,3 +206,23 @@ async def test_an_unexpected_failure_on_one_feed_skips_only_that_feed(
     assert "could not process this feed (RuntimeError)" in (by_url[feeds.url("/a.xml")].error or "")
     assert by_url[feeds.url("/b.xml")].error is None
     assert by_url[feeds.url("/b.xml")].new_articles == 1
+
+
+async def test_a_quiet_day_does_not_make_the_next_story_overdue(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    from bot.delivery import advance_idle_schedules
+
+    feeds.publish("/a.xml", rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    engine.store.set_chat_settings(CHAT, schedule="daily 18:00")  # UTC
+    await engine.run_cycle(T0)
+    day1 = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    assert queue_digests(engine.store, day1) == 0  # nothing to send on day 1
+    assert advance_idle_schedules(engine.store, day1) == 1
+    feeds.publish("/a.xml", rss([STORY]))
+    noon = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    await engine.run_cycle(noon)
+    assert queue_digests(engine.store, noon) == 0  # waits for 18:00, not "overdue since day 1"
+    assert queue_digests(engine.store, datetime(2026, 11, 25, 18, 0, tzinfo=UTC)) == 1
