@@ -351,16 +351,19 @@ class SqliteStorage:
         rows = self._query("SELECT * FROM chats WHERE id=?", (chat_id,))
         if not rows:
             return None
-        r = rows[0]
+        return self._chat(rows[0])
+
+    @staticmethod
+    def _chat(r: sqlite3.Row, prefix: str = "") -> Chat:
         return Chat(
-            r["id"],
-            r["kind"],
-            r["title"],
-            bool(r["active"]),
-            r["timezone"],
-            r["schedule"],
-            r["quiet"],
-            r["thread_id"],
+            id=r[prefix + "id"],
+            kind=r[prefix + "kind"],
+            title=r[prefix + "title"],
+            active=bool(r[prefix + "active"]),
+            timezone=r[prefix + "timezone"],
+            schedule=r[prefix + "schedule"],
+            quiet=r[prefix + "quiet"],
+            thread_id=r[prefix + "thread_id"],
         )
 
     def set_chat_active(self, chat_id: int, active: bool) -> None:
@@ -671,27 +674,16 @@ class SqliteStorage:
 
     def scheduled_watchlists(self) -> list[tuple[Chat, Watchlist]]:
         """Watchlists of active chats whose digests are not instant."""
+        columns = ", ".join(
+            f"c.{name} AS c_{name}"
+            for name in ("id", "kind", "title", "active", "timezone", "schedule", "quiet")
+        )
         rows = self._query(
-            "SELECT w.*, c.kind, c.title, c.active, c.timezone, c.schedule AS chat_schedule, "
-            "c.quiet, c.thread_id FROM watchlists w JOIN chats c ON c.id=w.chat_id "
+            f"SELECT w.*, {columns}, c.thread_id AS c_thread_id FROM watchlists w "
+            "JOIN chats c ON c.id=w.chat_id "
             "WHERE c.active=1 AND COALESCE(w.schedule, c.schedule)<>'instant' ORDER BY w.id"
         )
-        return [
-            (
-                Chat(
-                    r["chat_id"],
-                    r["kind"],
-                    r["title"],
-                    bool(r["active"]),
-                    r["timezone"],
-                    r["chat_schedule"],
-                    r["quiet"],
-                    r["thread_id"],
-                ),
-                self._watchlist(r),
-            )
-            for r in rows
-        ]
+        return [(self._chat(r, "c_"), self._watchlist(r)) for r in rows]
 
     def _set_watchlist(self, watchlist_id: int, column: str, value: object) -> None:
         with self._tx() as db:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +28,6 @@ from watchers.dedup import (
 )
 
 STORIES = Path(__file__).resolve().parent.parent / "data" / "stories" / "stories.json"
-
-
-def test_core_stays_pure() -> None:
-    code = (
-        "import sys, watchers.dedup; "
-        "print(sorted({'telegram', 'httpx', 'sqlite3', 'spacy'} & set(sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
 
 
 # --- canonical links ---------------------------------------------------------------------------

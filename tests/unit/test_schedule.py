@@ -3,8 +3,6 @@ time zones and mutes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,17 +61,6 @@ def error_of(parse: object, text: object) -> str:
     with pytest.raises(CommandError) as caught:
         parse(text)  # type: ignore[operator]
     return caught.value.message
-
-
-def test_core_stays_pure() -> None:
-    code = (
-        "import sys, watchers.schedule; "
-        "print(sorted({'telegram', 'httpx', 'sqlite3', 'spacy'} & set(sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
 
 
 # --- durations ---------------------------------------------------------------------------------
