@@ -389,9 +389,10 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, CommandError):
         text = escape(error.message, quote=False)
     elif isinstance(error, NewswatchError):
+        logger.warning("command failed error=%s", error)
         text = "Sorry, that didn't work: " + escape(str(error), quote=False)
     else:
-        logger.error("unhandled error in a handler", exc_info=error)
+        logger.error("unhandled error in a handler or job", exc_info=error)
         text = "Sorry, something went wrong on my side. Please try again in a minute."
     if isinstance(update, Update):
         try:
