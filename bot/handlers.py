@@ -339,7 +339,9 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
             "Check the address, or try the site's RSS or Atom link.",
         )
         return
-    items = f" ({count} stories in it now)" if count else ""
+    items = f" ({count} {'story' if count == 1 else 'stories'} in it now)" if count else ""
+    if feed.url != url:
+        items += " — the feed that page links to"
     await _reply(
         update,
         f"✅ Following <b>{escape(feed.title, quote=False)}</b>{items}. "

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -744,3 +745,44 @@ def _iso_date(value: object) -> datetime | None:
 
 def _dicts(values: Iterable[object]) -> Iterable[Mapping[str, Any]]:
     return (value for value in values if isinstance(value, dict))
+
+
+_FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}
+)
+
+
+class _FeedLinkFinder(HTMLParser):
+    """Collects ``<link rel="alternate" type="…feed type…" href="…">`` from a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        rels = values.get("rel", "").lower().split()
+        kind = values.get("type", "").lower().split(";")[0].strip()
+        if "alternate" in rels and kind in _FEED_TYPES and values.get("href", "").strip():
+            self.hrefs.append(values["href"].strip())
+
+
+def discover_feeds(page: bytes, url: str, *, limit: int = 5) -> list[str]:
+    """The feed addresses a web page announces (feed autodiscovery), absolute, in page order.
+
+    Only the first 512 kB are read: the links live in the page's head.
+    """
+    finder = _FeedLinkFinder()
+    try:
+        finder.feed(page[:524_288].decode("utf-8", "replace"))
+        finder.close()
+    except (ValueError, AssertionError):  # html.parser on hostile markup
+        logger.debug("feed discovery stopped on unparseable markup url=%s", url)
+    found: list[str] = []
+    for href in finder.hrefs:
+        absolute = urljoin(url, href)
+        if absolute.startswith(("http://", "https://")) and absolute not in found:
+            found.append(absolute)
+    return found[:limit]

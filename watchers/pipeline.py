@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
-from watchers.errors import FeedError, QueryError, StorageError
+from watchers.errors import FeedError, ParseError, QueryError, StorageError
 from watchers.fetch import Fetcher
 from watchers.fulltext import extract_main_text
 from watchers.match import Matcher
 from watchers.model import Analysis, Article, Feed, FetchResult, HitDetail, Match, Watchlist
 from watchers.nlp import Analyser
-from watchers.parse import parse_feed
+from watchers.parse import FeedInfo, discover_feeds, parse_feed
 from watchers.query import Query, parse_query
 from watchers.quotes import choose_key_quotes, extract_quotes, snippet
 from watchers.schedule import FeedState, due_feeds
@@ -389,7 +389,18 @@ class Engine:
             self.store.follow(chat_id, known.id, now)
             return known, 0
         result = await self.fetcher.fetch(url)
-        info, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
+        try:
+            info, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
+        except ParseError as e:
+            # A web page rather than its feed: follow the feed the page announces, if any.
+            candidates = discover_feeds(result.content, result.url)
+            if not candidates:
+                raise
+            url, result, info, articles = await self._first_readable(candidates, e)
+            known = self.store.feed_by_url(url)
+            if known is not None and self.store.followers(known.id):
+                self.store.follow(chat_id, known.id, now)
+                return known, 0
         feed = self.store.add_feed(url, now, name=info.title or None)
         self.store.follow(chat_id, feed.id, now)
         self.store.insert_articles(feed.id, articles, now)
@@ -397,3 +408,19 @@ class Engine:
             feed.id, now, etag=result.etag, last_modified=result.last_modified, name=info.title
         )
         return self.store.get_feed(feed.id) or feed, len(articles)
+
+    async def _first_readable(
+        self, candidates: Sequence[str], page_error: ParseError
+    ) -> tuple[str, FetchResult, FeedInfo, list[Article]]:
+        """The first of a page's announced feeds that can be fetched and read."""
+        for candidate in candidates:
+            try:
+                result = await self.fetcher.fetch(candidate)
+                info, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
+            except FeedError as e:
+                logger.info("announced feed unusable url=%s error=%s", candidate, e.message)
+                continue
+            return candidate, result, info, articles
+        raise ParseError(
+            page_error.url, "this web page names feeds, but none of them could be read"
+        ) from page_error

@@ -215,3 +215,17 @@ async def test_start_in_a_forum_topic_remembers_the_topic(
     chat = app.bot_data.require().store.get_chat(group)
     assert chat is not None and chat.thread_id == 9
     assert telegram.sent_to(group)[-1].message_thread_id == 9  # the reply is in the topic too
+
+
+async def test_addfeed_with_a_web_page_follows_the_feed_it_announces(
+    app: NewswatchApp, telegram: FakeTelegram, feeds: FeedServer
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    feeds.publish("/site/rss.xml", rss([{"title": "A", "guid": "a"}], title="Site News"))
+    page = '<html><head><link rel="alternate" type="application/rss+xml" href="rss.xml"></head>'
+    feeds.publish("/site/", page + "<body>Welcome</body></html>", content_type="text/html")
+    answer = await chat.say(f"/addfeed {feeds.url('/site/')}")
+    assert "Following Site News (1 story in it now) — the feed that page links to" in answer
+    listing = await chat.say("/feeds")
+    assert "2. Site News" in listing and feeds.url("/site/rss.xml") in listing

@@ -488,3 +488,22 @@ def test_the_measurement_sees_an_expanding_parser(tmp_path: Path) -> None:
     prolog = f'<!DOCTYPE rss [\n<!ENTITY e "{"A" * 100_000}">\n]>\n'
     result = measure(tmp_path, rss(item(1, "&e;" * 600), prolog=prolog), mode="feedparser")
     assert result["extra_mb"] > 50, result
+
+
+def test_discover_feeds_reads_a_pages_alternate_links() -> None:
+    from watchers.parse import discover_feeds
+
+    page = b"""<!DOCTYPE html><html><head><title>Wire</title>
+    <link rel="stylesheet" href="/style.css">
+    <link rel="alternate" type="application/rss+xml" title="World" href="/world/rss.xml">
+    <LINK REL="Alternate Home" TYPE="application/atom+xml; charset=utf-8" HREF="https://wire.example/atom">
+    <link rel="alternate" type="text/html" href="/mobile">
+    <link rel="alternate" type="application/rss+xml" href="/world/rss.xml">
+    <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+    </head><body><a href="/other.xml">not announced</a></body></html>"""
+    assert discover_feeds(page, "https://wire.example/news/") == [
+        "https://wire.example/world/rss.xml",
+        "https://wire.example/atom",
+    ]
+    assert discover_feeds(b"<html><head></head><body>no feeds</body></html>", "https://a.b/") == []
+    assert discover_feeds(b"\x00\xff<link rel=alternate", "https://a.b/") == []
