@@ -24,7 +24,13 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.config import Config
-from bot.delivery import advance_idle_schedules, deliver_outbox, queue_digests
+from bot.delivery import (
+    WARN_AFTER_FAILURES,
+    advance_idle_schedules,
+    deliver_outbox,
+    queue_digests,
+    queue_feed_warning,
+)
 from bot.services import BotData, Context, Services, utc_now
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
@@ -109,6 +115,9 @@ async def run_cycle(services: Services, now: datetime) -> CycleReport:
     """One poll cycle, then every chat's due digests into the outbox."""
     engine = services.engine
     report = await engine.run_cycle(now, engine.due_feeds(now))
+    for outcome in report.feeds:
+        if outcome.error and outcome.failures == WARN_AFTER_FAILURES:
+            queue_feed_warning(services.store, outcome, now)
     queue_due_digests(services, now)
     return report
 

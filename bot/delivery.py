@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -33,6 +34,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.render import render_digest_html
 from watchers.digest import compose_digests, decide_delivery
 from watchers.model import OutboxMessage, OutboxState
+from watchers.pipeline import FeedOutcome
 from watchers.store import Storage
 
 logger = logging.getLogger(__name__)
@@ -127,6 +129,23 @@ def advance_idle_schedules(store: Storage, now: datetime) -> int:
             store.mark_digest_queued(watchlist.id, now)
             advanced += 1
     return advanced
+
+
+WARN_AFTER_FAILURES = 5  # consecutive failed polls before the chats are told, once a streak
+
+
+def queue_feed_warning(store: Storage, outcome: FeedOutcome, now: datetime) -> None:
+    """Tell the chats that follow a feed that it keeps failing (its alerts are not coming)."""
+    feed = store.get_feed(outcome.feed_id)
+    if feed is None or outcome.error is None:
+        return
+    text = (
+        f"⚠️ The feed <b>{escape(feed.title, quote=False)}</b> has failed "
+        f"{outcome.failures} times in a row: {escape(outcome.error, quote=False)}.\n"
+        "I keep trying, less often. /feeds lists your feeds; /removefeed stops this one."
+    )
+    for chat_id in store.followers(feed.id):
+        store.queue_messages(chat_id, None, [text], [], now)
 
 
 def _retry_seconds(error: RetryAfter) -> float:

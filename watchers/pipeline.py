@@ -40,6 +40,7 @@ class FeedOutcome:
     not_modified: bool = False
     baseline: bool = False
     error: str | None = None
+    failures: int = 0  # consecutive failed polls, this one included
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +191,7 @@ class Engine:
             except Exception as e:  # a bug or a library failing on odd input: skip this feed
                 logger.exception("feed processing failed feed=%s", feed.url)
                 message = f"newswatch could not process this feed ({type(e).__name__})"
-                self.store.record_poll(feed.id, now, error=message)
-                outcomes.append(FeedOutcome(feed.id, feed.url, error=message))
+                outcomes.append(self._failed(feed, message, now))
         return CycleReport(tuple(outcomes))
 
     async def _process(
@@ -199,8 +199,7 @@ class Engine:
     ) -> FeedOutcome:
         if isinstance(result, FeedError):
             logger.warning("feed failed feed=%s error=%s", feed.url, result.message)
-            self.store.record_poll(feed.id, now, error=result.message)
-            return FeedOutcome(feed.id, feed.url, error=result.message)
+            return self._failed(feed, result.message, now)
         if result.not_modified:
             self.store.record_poll(feed.id, now)
             return FeedOutcome(feed.id, feed.url, not_modified=True)
@@ -210,8 +209,7 @@ class Engine:
             )
         except FeedError as e:
             logger.warning("feed unreadable feed=%s error=%s", feed.url, e.message)
-            self.store.record_poll(feed.id, now, error=e.message)
-            return FeedOutcome(feed.id, feed.url, error=e.message)
+            return self._failed(feed, e.message, now)
         baseline = self.baseline_new_feeds and self.store.needs_baseline(feed.id)
         new = self.store.insert_articles(feed.id, articles, now)
         self.store.record_poll(
@@ -235,6 +233,10 @@ class Engine:
         stored = self.store.add_hits(hits, now)
         logger.info("feed polled feed=%s new=%d hits=%d", feed.url, len(new), stored)
         return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored)
+
+    def _failed(self, feed: Feed, message: str, now: datetime) -> FeedOutcome:
+        self.store.record_poll(feed.id, now, error=message)
+        return FeedOutcome(feed.id, feed.url, error=message, failures=feed.error_count + 1)
 
     def _fresh_stories(
         self, found: Sequence[Found], ids: Sequence[int], now: datetime

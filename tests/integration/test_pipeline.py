@@ -226,3 +226,27 @@ async def test_a_quiet_day_does_not_make_the_next_story_overdue(
     await engine.run_cycle(noon)
     assert queue_digests(engine.store, noon) == 0  # waits for 18:00, not "overdue since day 1"
     assert queue_digests(engine.store, datetime(2026, 11, 25, 18, 0, tzinfo=UTC)) == 1
+
+
+async def test_chats_hear_once_when_a_feed_keeps_failing(
+    engine: Engine, feeds: FeedServer, tmp_path: Path
+) -> None:
+    from bot.app import run_cycle
+    from bot.config import config_from_dict
+    from bot.delivery import WARN_AFTER_FAILURES
+    from bot.services import Services
+
+    services = Services(
+        config=config_from_dict({}, tmp_path),
+        store=engine.store,
+        fetcher=engine.fetcher,
+        engine=engine,
+    )
+    feeds.status("/dead.xml", 503)
+    _follow(engine, feeds.url("/dead.xml"), "Wire Dead")
+    for day in range(WARN_AFTER_FAILURES + 2):  # a day apart: past any backoff
+        [outcome] = (await run_cycle(services, T0 + timedelta(days=day))).feeds
+        assert outcome.failures == day + 1
+    [message] = engine.store.due_outbox(T0 + timedelta(days=30))
+    assert f"Wire Dead</b> has failed {WARN_AFTER_FAILURES} times in a row" in message.text
+    assert "503" in message.text
