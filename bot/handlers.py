@@ -6,6 +6,7 @@ messages here (``reply_error``) and in the application's error handler, nowhere 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from html import escape
@@ -20,6 +21,7 @@ from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
 from watchers.fetch import validate_feed_url
 from watchers.model import Chat, Feed, Watchlist
 from watchers.query import QUERY_HELP
+from watchers.quotes import shorten
 from watchers.schedule import parse_mute, parse_quiet, parse_schedule, parse_timezone
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 MAX_NAME = 40
+PREVIEW_ARTICLES = 200  # stories a new watchlist is tried on, to show what it would catch
+PREVIEW_SHOWN = 3
 MAX_WATCHLISTS = 100  # per chat
 MAX_FEEDS = 200  # per chat
 
@@ -269,13 +273,23 @@ async def cmd_watch(update: Update, context: Context) -> None:
         f"<code>{escape(str(query), quote=False)}</code>",
     ]
     lines += [f"Note: {escape(w, quote=False)}" for w in query.warnings]
-    if feeds:
-        lines.append(
-            f"I'll send new matching stories from your {len(feeds)} feed"
-            f"{'s' if len(feeds) != 1 else ''}. Stories already published count as history."
-        )
-    else:
+    if not feeds:
         lines.append("You follow no feeds yet: add one with /addfeed <i>URL</i>.")
+        await _reply(update, "\n".join(lines))
+        return
+    lines.append(
+        f"I'll send new matching stories from your {len(feeds)} feed"
+        f"{'s' if len(feeds) != 1 else ''}. Stories already published count as history."
+    )
+    recent = services.store.recent_articles(chat.id, PREVIEW_ARTICLES)
+    if recent:
+        found = await asyncio.to_thread(services.engine.preview, query, recent)
+        lines.append(
+            f"For a feel of it: {len(found)} of the latest {len(recent)} stories in your feeds "
+            "would have matched" + (":" if found else ".")
+        )
+        for article in found[:PREVIEW_SHOWN]:
+            lines.append(f"• {escape(shorten(article.title, 120), quote=False)}")
     await _reply(update, "\n".join(lines))
 
 

@@ -376,6 +376,19 @@ class Engine:
         found = await self.find(articles, None, full_text=full_text)
         return [ArticleResult(articles[f.index], f.match, f.detail, f.story) for f in found]
 
+    def preview(self, query: Query, articles: Sequence[Article]) -> list[Article]:
+        """Which of ``articles`` a query would have matched (blocking: run it in a thread)."""
+        probe = Matcher()
+        probe.add(0, query)
+        analyses = self.analyser.analyse(articles, entities=False)
+        if query.uses_entities:
+            need = [i for i, a in enumerate(analyses) if probe.needs_entities(a)]
+            for i, a in zip(
+                need, self.analyser.add_entities([analyses[i] for i in need]), strict=True
+            ):
+                analyses[i] = a
+        return [articles[i] for i, a in enumerate(analyses) if probe.match(a)]
+
     # -- feeds added from a chat --------------------------------------------------------------
 
     async def follow_new_feed(self, chat_id: int, url: str, now: datetime) -> tuple[Feed, int]:

@@ -219,6 +219,7 @@ class Storage(Protocol):
         self, feed_id: int, articles: Sequence[Article], now: datetime
     ) -> list[tuple[int, Article]]: ...
     def get_article(self, article_id: int) -> Article | None: ...
+    def recent_articles(self, chat_id: int, limit: int) -> list[Article]: ...
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int: ...
     def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]: ...
     def set_full_text(self, article_id: int, text: str | None, state: str) -> None: ...
@@ -546,6 +547,15 @@ class SqliteStorage:
     def get_article(self, article_id: int) -> Article | None:
         rows = self._query("SELECT * FROM articles WHERE id=?", (article_id,))
         return self._article(rows[0]) if rows else None
+
+    def recent_articles(self, chat_id: int, limit: int) -> list[Article]:
+        """The latest stories of the feeds a chat follows, newest first."""
+        rows = self._query(
+            "SELECT a.* FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
+            "WHERE f.chat_id=? ORDER BY a.id DESC LIMIT ?",
+            (chat_id, limit),
+        )
+        return [self._article(r) for r in rows]
 
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int:
         """Store hits (watchlist, article, detail, story fingerprint); each pair once."""

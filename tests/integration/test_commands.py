@@ -229,3 +229,27 @@ async def test_addfeed_with_a_web_page_follows_the_feed_it_announces(
     assert "Following Site News (1 story in it now) — the feed that page links to" in answer
     listing = await chat.say("/feeds")
     assert "2. Site News" in listing and feeds.url("/site/rss.xml") in listing
+
+
+async def test_watch_previews_what_it_would_have_caught(
+    app: NewswatchApp, telegram: FakeTelegram, feeds: FeedServer
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    feeds.publish(
+        "/extra.xml",
+        rss(
+            [
+                {"title": "Gas prices fall as storage fills", "guid": "g1"},
+                {"title": "Election count goes on", "guid": "g2"},
+                {"title": "Pipeline gas flows resume", "guid": "g3"},
+            ],
+            title="Energy Desk",
+        ),
+    )
+    await chat.say("/removefeed 1")  # only the feed below, whether or not Feed 1 was polled
+    await chat.say(f"/addfeed {feeds.url('/extra.xml')}")
+    answer = await chat.say("/watch Gas: gas AND NOT election")
+    assert "2 of the latest 3 stories in your feeds would have matched:" in answer
+    assert "• Pipeline gas flows resume" in answer and "• Gas prices fall" in answer
+    assert "Election" not in answer
