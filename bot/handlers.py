@@ -635,7 +635,16 @@ async def on_membership(update: Update, context: Context) -> None:
     if change is None:
         return
     services = _services(context)
-    status = change.new_chat_member.status
+    status, before = change.new_chat_member.status, change.old_chat_member.status
     if status in ("kicked", "left"):
         services.store.set_chat_active(change.chat.id, False)
         logger.info("bot removed from chat chat=%d status=%s", change.chat.id, status)
+    elif before in ("left", "kicked") and change.chat.type in ("group", "supergroup"):
+        # Just added to a group: say how to begin (never in channels, where posts are public).
+        await context.bot.send_message(
+            change.chat.id,
+            "👋 Hello! I'm <b>newswatch</b>: I send this group short digests of new stories "
+            "that match your watchlists, with their key quotes.\nAn admin can send /start to "
+            "begin, then e.g. <code>/watch Russia AND embassy</code>. /help for more.",
+            parse_mode=ParseMode.HTML,
+        )

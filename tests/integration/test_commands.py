@@ -253,3 +253,18 @@ async def test_watch_previews_what_it_would_have_caught(
     assert "2 of the latest 3 stories in your feeds would have matched:" in answer
     assert "• Pipeline gas flows resume" in answer and "• Gas prices fall" in answer
     assert "Election" not in answer
+
+
+async def test_added_to_a_group_says_how_to_begin_and_blocking_pauses(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    telegram.chat_member_update(-4321, "left", "member", chat_type="group", chat_title="Desk")
+    [hello] = await telegram.wait_for_messages(-4321, 1, timeout=10)
+    assert "An admin can send /start" in hello.plain_text
+
+    chat = Chat(telegram)
+    await chat.say("/start")
+    telegram.chat_member_update(CHAT, "member", "kicked")  # the user blocks the bot
+    store = app.bot_data.require().store
+    await telegram.wait_for(lambda: not store.get_chat(CHAT).active, what="chat paused")  # type: ignore[union-attr]
+    assert store.followed_feeds(CHAT)  # nothing is deleted
