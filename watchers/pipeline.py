@@ -336,16 +336,19 @@ class Engine:
     ) -> list[Found]:
         """Quotes (from the full text where there is one), snippet and story fingerprint."""
         indices = sorted({i for i, _ in matched})
-        # The text quotes are taken from, with entities as a hint for speakers.
-        sources: dict[int, Analysis] = {}
+        # The text quotes are taken from. The quote extractor finds speakers from the text
+        # itself (bench/quotes.py scores the same with and without entities), so NER runs here
+        # only where matching the full text needs it; entities already found are passed on.
+        sources = {i: analyses[i] for i in indices if i not in texts}
         fulls = [i for i in indices if i in texts]
         full_analyses = self.analyser.analyse(
-            [replace(articles[i], content=texts[i]) for i in fulls], entities=True
+            [replace(articles[i], content=texts[i]) for i in fulls], entities=False
         )
+        need = [k for k, a in enumerate(full_analyses) if self.matcher.needs_entities(a)]
+        deeper = self.analyser.add_entities([full_analyses[k] for k in need])
+        for k, analysis in zip(need, deeper, strict=True):
+            full_analyses[k] = analysis
         sources.update(zip(fulls, full_analyses, strict=True))
-        plain = [i for i in indices if i not in texts]
-        deeper = self.analyser.add_entities([analyses[i] for i in plain])
-        sources.update(zip(plain, deeper, strict=True))
         quotes = {i: extract_quotes(sources[i].text, sources[i].entities) for i in indices}
         spans_in_source: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
         for i in fulls:
