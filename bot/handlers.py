@@ -46,7 +46,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 MAX_NAME = 40
-PREVIEW_ARTICLES = 200  # stories a new watchlist is tried on, to show what it would catch
+PREVIEW_ARTICLES = 100  # stories a new watchlist is tried on, to show what it would catch
 PREVIEW_SHOWN = 3
 MAX_WATCHLISTS = 100  # per chat
 MAX_FEEDS = 200  # per chat
