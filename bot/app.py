@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -51,6 +51,8 @@ NewswatchApp = Application[
 POLL_JOB = "newswatch-poll"
 DELIVER_JOB = "newswatch-deliver"
 DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
+COMPACT_JOB = "newswatch-compact"
+COMPACT_EVERY = 6 * 3600.0
 
 
 def poll_tick(config: Config) -> float:
@@ -133,6 +135,14 @@ async def poll_job(context: Context) -> None:
     await deliver_outbox(services.store, context.bot, services.clock)
 
 
+async def compact_job(context: Context) -> None:
+    """Old stories lose their text; their keys stay so they never count as new again."""
+    services = context.bot_data.require()
+    keep = timedelta(days=services.config.storage.keep_days)
+    slimmed = services.store.compact(services.clock() - keep)
+    logger.info("database compacted stories=%d", slimmed)
+
+
 async def deliver_job(context: Context) -> None:
     """Scheduled digests, released quiet hours and retries: every few seconds."""
     services = context.bot_data.require()
@@ -159,6 +169,13 @@ def build_application(
             interval=poll_tick(config),
             first=1.0,
             name=POLL_JOB,
+            job_kwargs=job_kwargs,
+        )
+        jobs.run_repeating(
+            compact_job,
+            interval=COMPACT_EVERY,
+            first=60.0,
+            name=COMPACT_JOB,
             job_kwargs=job_kwargs,
         )
         jobs.run_repeating(

@@ -29,6 +29,7 @@ class TelegramConfig:
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: Path = Path("newswatch.db")
+    keep_days: int = 30  # stories older than this lose their text (their keys stay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,12 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
     telegram = TelegramConfig(token_env=token_env, base_url=base_url, admins=tuple(admins))
 
     st = tables["storage"]
-    storage = StorageConfig(path=_resolve(base_dir, st.get("path", str, "newswatch.db")))
+    keep_days = st.get("keep_days", int, 30)
+    if not 1 <= keep_days <= 3650:
+        raise ConfigError("storage.keep_days", "must be between 1 and 3650")
+    storage = StorageConfig(
+        path=_resolve(base_dir, st.get("path", str, "newswatch.db")), keep_days=keep_days
+    )
 
     po = tables["polling"]
     interval = parse_duration(po.raw("interval", "15m"), "polling.interval")

@@ -268,6 +268,7 @@ class Storage(Protocol):
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int: ...
     def recover_outbox(self) -> int: ...
     def outbox_counts(self) -> dict[str, int]: ...
+    def compact(self, older_than: datetime) -> int: ...
 
 
 class SqliteStorage:
@@ -846,6 +847,34 @@ class SqliteStorage:
     def outbox_counts(self) -> dict[str, int]:
         rows = self._query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
         return {r[0]: r[1] for r in rows}
+
+    def compact(self, older_than: datetime) -> int:
+        """Drop what old stories no longer need, keeping what must stay.
+
+        Stories first seen before ``older_than`` keep their row and dedup key (a feed may still
+        list them, and they must never count as new again) but lose their text; their delivered
+        hits and finished outbox rows go. Pending hits and their stories are kept whole.
+        Returns how many stories were slimmed.
+        """
+        cutoff = _ts(older_than)
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM hits WHERE created_at<? AND outbox_id IS NOT NULL",
+                (cutoff,),
+            )
+            db.execute(
+                "DELETE FROM outbox WHERE created_at<? AND state IN "
+                "('sent', 'failed', 'uncertain') AND id NOT IN "
+                "(SELECT outbox_id FROM hits WHERE outbox_id IS NOT NULL)",
+                (cutoff,),
+            )
+            cur = db.execute(
+                "UPDATE articles SET summary='', content='', full_text=NULL "
+                "WHERE first_seen_at<? AND (summary<>'' OR content<>'' OR full_text IS NOT NULL) "
+                "AND id NOT IN (SELECT article_id FROM hits)",
+                (cutoff,),
+            )
+        return cur.rowcount
 
 
 def open_storage(path: Path | str) -> SqliteStorage:

@@ -256,3 +256,25 @@ def test_recent_stories_and_full_text(store: Storage) -> None:
     assert store.full_text(a1) == (None, None)
     store.set_full_text(a1, "The whole article.", "ok")
     assert store.full_text(a1) == ("The whole article.", "ok")
+
+
+def test_compact_slims_old_stories_but_never_lets_them_count_as_new(store: Storage) -> None:
+    w, a = _setup_hit(store)  # a pending hit on story "a", first seen at NOW
+    feed = store.add_feed("https://n.example/rss", NOW)
+    [(old_id, _)] = store.insert_articles(
+        feed.id, [Article(key="old", title="Old", summary="long text")], NOW
+    )
+    store.set_full_text(old_id, "the whole page", "ok")
+    [(sent_id, _)] = store.insert_articles(feed.id, [Article(key="sent", title="S", summary="text")], NOW)
+    store.add_hits([(w, sent_id, HitDetail(("x",)), "")], NOW)
+    [row] = store.queue_messages(1, w, ["digest"], [(w, sent_id)], NOW)
+    store.mark_sent(row, NOW, 1)
+
+    assert store.compact(NOW + timedelta(days=31)) == 2  # "old" and, its hit gone, "sent"
+    assert store.full_text(old_id) == (None, "ok")
+    slim = store.get_article(old_id)
+    assert slim is not None and slim.title == "Old" and slim.summary == ""
+    assert store.insert_articles(feed.id, [Article(key="old", title="Old")], NOW) == []
+    assert store.outbox_counts() == {}
+    [pending] = store.pending_hits(1)  # the undelivered hit is untouched
+    assert pending.article_id == a and pending.article.title == "Story a"
