@@ -265,7 +265,9 @@ def test_compact_slims_old_stories_but_never_lets_them_count_as_new(store: Stora
         feed.id, [Article(key="old", title="Old", summary="long text")], NOW
     )
     store.set_full_text(old_id, "the whole page", "ok")
-    [(sent_id, _)] = store.insert_articles(feed.id, [Article(key="sent", title="S", summary="text")], NOW)
+    [(sent_id, _)] = store.insert_articles(
+        feed.id, [Article(key="sent", title="S", summary="text")], NOW
+    )
     store.add_hits([(w, sent_id, HitDetail(("x",)), "")], NOW)
     [row] = store.queue_messages(1, w, ["digest"], [(w, sent_id)], NOW)
     store.mark_sent(row, NOW, 1)
