@@ -51,6 +51,7 @@ NewswatchApp = Application[
 POLL_JOB = "newswatch-poll"
 DELIVER_JOB = "newswatch-deliver"
 DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
+DELIVER_TIMEOUT = 300.0  # a send that hangs must not stop later deliveries
 COMPACT_JOB = "newswatch-compact"
 COMPACT_EVERY = 6 * 3600.0
 
@@ -132,7 +133,9 @@ async def poll_job(context: Context) -> None:
         )
     except TimeoutError:
         logger.error("poll cycle timed out after %.0fs", job_timeout(services.config))
-    await deliver_outbox(services.store, context.bot, services.clock)
+    await asyncio.wait_for(
+        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
+    )
 
 
 async def compact_job(context: Context) -> None:
@@ -147,7 +150,9 @@ async def deliver_job(context: Context) -> None:
     """Scheduled digests, released quiet hours and retries: every few seconds."""
     services = context.bot_data.require()
     queue_due_digests(services, services.clock())
-    await asyncio.wait_for(deliver_outbox(services.store, context.bot, services.clock), timeout=300)
+    await asyncio.wait_for(
+        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
+    )
 
 
 def build_application(
