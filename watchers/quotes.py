@@ -28,10 +28,14 @@ How it works, in order:
    a name are dropped, and a name found at the head of a phrase wins over a description.
    Surnames resolve to the full name seen in the text; ``he``/``she`` and bare descriptions
    (``the judge``, ``the 31-year-old``) resolve to the person who was the subject of the nearest
-   earlier sentence; ``the company``/``they`` to the latest organisation; ``the diplomat`` to an
-   earlier ``a … diplomat …`` when that is closer than any named person. Descriptions with no
-   name (``the civil protection agency``, ``analysts at Brightwater Research``) are the speaker
-   as written. A quote that nobody is said to speak has no speaker.
+   earlier sentence; ``the company``/``they`` to the latest organisation (never to a body of
+   another kind, such as a ministry, for ``the company``); ``the diplomat`` to an earlier
+   ``a … diplomat …`` when that is closer than any named person. A name is an organisation by
+   its words (``Group``, ``Bank``) or by its context (``the company Zipcar Mobility``, ``X,
+   which …``, ``X said it …`` when X is never called by a surname). Descriptions with no name
+   (``the civil protection agency``, ``a senior official involved in the talks``, ``a diplomat
+   who asked not to be named``) are the speaker as written up to the reporting verb, without
+   a parenthesis set off by commas. A quote that nobody is said to speak has no speaker.
 
 Every step is a linear scan or a bounded look around one quote, so time grows linearly with the
 text; there is no regular expression that can backtrack catastrophically.
@@ -328,6 +332,7 @@ class _Doc:
     actor_pos: tuple[int, ...] = ()
     person_hint: tuple[tuple[int, int], ...] = ()
     place_hint: tuple[tuple[int, int], ...] = ()
+    org_names: frozenset[str] = frozenset()  # names found to be organisations by their context
 
     def sent_of(self, pos: int) -> int:
         return bisect_right(self.sent_starts, pos) - 1
@@ -657,8 +662,8 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
         for t in toks[j + 2 : j + 6]:
             if t.lower in _ORG_NOUNS:
                 return True
-            if not t.is_word:
-                break
+            if not t.is_word or t.lower in _PREPOSITIONS:
+                break  # "X, an epidemiologist at the University": the head came first
     if i >= 2 and toks[i - 1].word == ",":
         for t in reversed(toks[max(0, i - 5) : i - 1]):
             if t.lower in _ORG_NOUNS:
@@ -666,6 +671,38 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
             if not t.is_word:
                 break
     return False
+
+
+def _org_by_context(doc: _Doc, i: int, j: int, words: Sequence[str], titled: bool) -> bool:
+    """A name with no organisation word that its context shows to be one: a company noun right
+    before it (``the ride-hailing company Zipcar Mobility``), ``which`` after it, or ``X said
+    it …`` when no later sentence calls X by its last name alone, as it would a person."""
+    toks = doc.toks
+    prev = toks[i - 1] if i > 0 else None
+    noun_before = prev is not None and prev.quote < 0 and prev.word[0].islower()
+    if noun_before and not titled and prev is not None and prev.lower in _ORG_NOUNS:
+        return True
+    if j + 1 < len(toks) and toks[j].word == "," and toks[j + 1].lower == "which":
+        return True
+    if len(words) < 2:
+        return False
+    k = j
+    while k < len(toks) and k < j + 4 and _skippable(toks[k]):
+        k += 1
+    said_it = (
+        k + 1 < len(toks)
+        and toks[k].lower in _REPORTING
+        and toks[k].lower not in _PARTICIPLES
+        and toks[k + 1].lower in ("it", "its")
+    )
+    if not said_it or _overlaps(doc.person_hint, toks[i].start, toks[j - 1].end):
+        return False
+    last, before_last = words[-1].lower(), words[-2].lower()
+    for form in (last, last + "'s", last + "’s"):
+        for n in doc.word_index.get(form, ())[:_MAX_ITEMS]:
+            if n > j and toks[n].is_cap and toks[n - 1].lower != before_last:
+                return False  # "Lind said" after "Marta Lind said it": a person
+    return True
 
 
 def _with_mentions(doc: _Doc) -> _Doc:
@@ -683,10 +720,15 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if possessive_inside:
             words = words[possessive_inside[-1] + 1 :]
         start = toks[j - len(words)].start if words else toks[i].start
-        words = _strip_title(words)
+        stripped = _strip_title(words)
+        titled, words = len(stripped) < len(words), stripped
         if not words:
             continue
-        org = _is_org_name(words) or _appositive_org(doc, i, j)
+        org = (
+            _is_org_name(words)
+            or _appositive_org(doc, i, j)
+            or _org_by_context(doc, i, j, words, titled)
+        )
         prev = toks[i - 1].lower if i > 0 else ""
         hinted = _overlaps(doc.person_hint, start, toks[j - 1].end)
         placed = _covered(doc.place_hint, start, toks[j - 1].end)
@@ -706,7 +748,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
     surnames: dict[str, list[tuple[int, str]]] = {}
     for pos, name in full_names:
         surnames.setdefault(_name_key(name.split()), []).append((pos, name))
-    doc = replace(doc, surnames={k: tuple(v) for k, v in surnames.items()})
+    org_names = frozenset(" ".join(w) for _, _, w, kind in candidates if kind is _Mentioned.ORG)
+    doc = replace(doc, surnames={k: tuple(v) for k, v in surnames.items()}, org_names=org_names)
     mentions: list[_Mention] = []
     for i, j, words, kind in candidates:
         pos = toks[i].start
@@ -798,6 +841,10 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     # Clauses inside the phrase: the subject follows the last relative word, the object of an
     # inverted attribution comes before the first one.
     rel = [k for k, t in enumerate(toks) if t.lower in _RELATIVES]
+    if rel and subject and _describes_subject(toks, rel[0]):
+        # "A diplomat who asked not to be named said": one description, as written.
+        text = _SPACES_RE.sub(" ", doc.text[toks[0].start : toks[-1].end])
+        return _Ref(_RefKind.DESC, text[0].lower() + text[1:], toks[0].start)
     if rel:
         if subject:
             tail = toks[rel[-1] + 1 :]
@@ -869,7 +916,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         if not (det == "the" and single and not _is_org_name(words)) and not common:
             if single and words[0].lower() in _PARTICLES:
                 words = [words[0].lower(), *words[1:]]
-            org = _is_org_name(words)
+            org = _is_org_name(words) or " ".join(words) in doc.org_names
             person = not org and (
                 not single
                 or _name_key(words) in doc.surnames
@@ -890,6 +937,24 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     ):
         text = text[0].lower() + text[1:]
     return _Ref(_RefKind.DESC, text, start)
+
+
+def _describes_subject(toks: Sequence[_Tok], r: int) -> bool:
+    """Whether the relative word at ``r`` opens a clause describing the noun phrase before it
+    that is itself the subject (``a diplomat who asked not to be named``), and not one whose
+    subject follows (``the plan that the minister``)."""
+    if not (0 < r < len(toks) - 1 and len(toks) <= 12 and toks[0].lower in _INDEFINITE):
+        return False
+    if toks[r].lower not in ("who", "that") or any(t.is_cap for t in toks[1:r]):
+        return False
+    nxt = toks[r + 1]
+    return (
+        nxt.word[0].islower()
+        and nxt.lower not in _DETERMINERS
+        and nxt.lower not in _PERSON_PRONOUNS | _GROUP_PRONOUNS
+        and nxt.lower not in _COMMON_SUBJECTS
+        and nxt.lower not in ("we", "i", "you")
+    )
 
 
 def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
@@ -1037,8 +1102,8 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
 
 def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[int, str] | None:
     """The organisation meant at ``pos``: one whose name contains ``head`` ("the ministry" and
-    "Foreign Ministry"), else the latest organisation quoted as a speaker, else (for "they"
-    and "it", with no ``head``) the latest organisation named."""
+    "Foreign Ministry"), else the latest organisation quoted as a speaker, else the latest
+    organisation named; with a ``head``, never one named as another kind of body."""
     sent = doc.sent_of(pos)
     named: list[tuple[int, str]] = []
     hi = bisect_left(doc.mention_pos, pos)
@@ -1060,11 +1125,20 @@ def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[in
         for found in sorted(named + speaking, reverse=True):
             if head in found[1].lower().split():
                 return found
+        # A body of another kind ("Transport Ministry", "Information Commissioner’s Office")
+        # is not what "the company" means.
+        speaking = [f for f in speaking if not _other_body(f[1], head)]
+        named = [f for f in named if not _other_body(f[1], head)]
     if speaking:
         return speaking[0]
-    if not head and named:
+    if named:
         return named[0]
     return None
+
+
+def _other_body(name: str, head: str) -> bool:
+    last = name.split()[-1].lower()
+    return last in _ORG_NOUNS and last != head
 
 
 def _is_bare(ref: _Ref) -> bool:
@@ -1109,17 +1183,30 @@ def _indefinite_before(doc: _Doc, head: str, pos: int) -> tuple[int, str] | None
             d -= 1
         if d < 0 or toks[d].lower not in _INDEFINITE or d < k - 4:
             continue
+        # The subject of a reporting verb: the description as read up to that verb.
+        a = bisect_left(doc.actor_pos, toks[d].start)
+        if a < len(doc.actors) and doc.actor_pos[a] == toks[d].start:
+            ref = doc.actors[a].ref
+            if ref.kind is _RefKind.DESC and head in ref.text.lower().split():
+                return ref.pos, ref.text
         end = k + 1
         while end < len(toks) and end < k + 8:
             t = toks[end]
             if not t.is_word or t.quote >= 0 or t.lower in _NP_STOP or t.lower in _REPORTING:
                 break
-            if t.word[0].islower() and t.lower.endswith("ed"):
+            if t.word[0].islower() and t.lower.endswith("ed") and not _participle_phrase(toks, end):
                 break
             end += 1
         text = _SPACES_RE.sub(" ", doc.text[toks[d].start : toks[end - 1].end])
         return toks[d].start, text[0].lower() + text[1:]
     return None
+
+
+def _participle_phrase(toks: Sequence[_Tok], k: int) -> bool:
+    """``involved in``, ``briefed on``: a past participle with its preposition, which goes on
+    describing the noun before it (where ``declined to`` or ``visited the site`` would not)."""
+    nxt = toks[k + 1] if k + 1 < len(toks) else None
+    return nxt is not None and nxt.quote < 0 and nxt.lower in _PREPOSITIONS and nxt.lower != "to"
 
 
 # -- attribution -------------------------------------------------------------------------------

@@ -181,6 +181,68 @@ def test_unnamed_source_keeps_its_description() -> None:
     assert _one(text).speaker == "a Western diplomat familiar with the talks"
 
 
+def test_unnamed_source_keeps_a_participle_phrase() -> None:
+    # The description runs up to the reporting verb; a parenthesis set off by commas is not
+    # part of it.
+    text = (
+        "Ministers met for a second day. A senior official involved in the negotiations, "
+        "speaking on condition of anonymity, said the mood was poor. "
+        "“Nobody trusts anybody in that room,” the official said."
+    )
+    assert _one(text).speaker == "a senior official involved in the negotiations"
+    text = (
+        "An adviser briefed on the plan declined to comment on the cost. "
+        "“It will not be cheap,” the adviser said."
+    )
+    assert _one(text).speaker == "an adviser briefed on the plan"
+
+
+def test_unnamed_source_keeps_a_relative_clause_before_the_verb() -> None:
+    text = (
+        "A diplomat who asked not to be named said the draft was weak. "
+        "“It will not survive the week,” the diplomat said."
+    )
+    assert _one(text).speaker == "a diplomat who asked not to be named"
+    q = _one("A diplomat who asked not to be named said: “It will not survive the week.”")
+    assert q.speaker == "a diplomat who asked not to be named"
+
+
+def test_company_named_after_a_company_noun_is_an_organisation() -> None:
+    text = (
+        "Regulators fined the delivery company Parcelway Express on Monday. "
+        "The Transport Ministry said the firm had ignored warnings.\n\n"
+        "“We did nothing wrong,” the company said."
+    )
+    assert _one(text).speaker == "Parcelway Express"
+    # A person whose appositive mentions an institution stays a person.
+    text = (
+        "Professor Ines Roux, an epidemiologist at the University of Lyon, urged caution. "
+        "“The trial was small,” she said."
+    )
+    assert _one(text).speaker == "Ines Roux"
+
+
+def test_company_named_with_which_is_an_organisation() -> None:
+    text = (
+        "Talks with Brightline Freight, which runs the depot, broke down on Friday. "
+        "“We made a fair offer,” the company said."
+    )
+    assert _one(text).speaker == "Brightline Freight"
+
+
+def test_name_that_says_it_is_an_organisation_unless_a_surname_follows() -> None:
+    text = (
+        "Nordvik Shipping said it would cut 300 jobs. The union said the cuts were a betrayal. "
+        "“We had no other choice,” the company said."
+    )
+    assert _one(text).speaker == "Nordvik Shipping"
+    text = (
+        "Marta Lind said it was a mistake. The union said the cuts were a betrayal. "
+        "“We should have waited,” Lind said."
+    )
+    assert _one(text).speaker == "Marta Lind"
+
+
 def test_organisation_speakers() -> None:
     text = (
         'The Rail Operators Group, which represents the companies, said it was "deeply hurt". '
