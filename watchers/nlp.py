@@ -84,7 +84,7 @@ class SpacyAnalyser:
         out = list(analyses)
         if todo:
             docs = self._nlp.pipe(
-                (analyses[i].text for i in todo), disable=self._ner_only, batch_size=64
+                (analyses[i].text for i in todo), disable=self._ner_only, batch_size=16
             )
             for i, doc in zip(todo, docs, strict=True):
                 ents = tuple(
