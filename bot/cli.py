@@ -88,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_telegram(config: Config) -> int:
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.app import ALLOWED_UPDATES, build_application
 
     token = os.environ.get(config.telegram.token_env, "").strip()
@@ -99,7 +101,19 @@ def run_telegram(config: Config) -> int:
         )
         return 2
     app = build_application(config, token)
-    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        sys.stderr.write(
+            f"newswatch: Telegram refused the token in {config.telegram.token_env}; "
+            "check it with @BotFather (/token).\n"
+        )
+        return 2
+    except NetworkError as e:
+        sys.stderr.write(
+            f"newswatch: cannot reach the Bot API at {config.telegram.base_url}: {e}\n"
+        )
+        return 2
     return 0
 
 

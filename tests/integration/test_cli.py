@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,23 @@ def test_a_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "c.toml").write_text('[polling]\ninterval = "soon"\n')
     assert main(["run", "--console", "--once", "--config", str(tmp_path / "c.toml")]) == 2
     assert "polling.interval" in capsys.readouterr().err
+
+
+def test_run_with_a_refused_token_or_no_server_says_so(example: Path) -> None:
+    """Run as a user does, in its own process (python-telegram-bot owns that event loop)."""
+    from tests.fakes.telegram import FakeTelegram
+
+    def run(token: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NEWSWATCH_TELEGRAM_TOKEN": token, "PYTHONPATH": str(ROOT)}
+        command = [sys.executable, "-m", "bot.cli", "run", "--config", str(example)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    with FakeTelegram() as telegram:
+        base_url, token = telegram.base_url, telegram.token
+        example.write_text(example.read_text().replace("https://api.telegram.org", base_url))
+        refused = run("999:WRONG")
+    assert refused.returncode == 2
+    assert "Telegram refused the token in NEWSWATCH_TELEGRAM_TOKEN" in refused.stderr
+    unreachable = run(token)  # the server is gone: nothing listens there now
+    assert unreachable.returncode == 2
+    assert f"cannot reach the Bot API at {base_url}" in unreachable.stderr
