@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from watchers.countries import find_countries
 from watchers.model import Analysis, Match, Token
@@ -50,6 +51,7 @@ from watchers.text import inflection_key
 from watchers.text import words_of_text as _words
 
 Span = tuple[int, int]  # token indices [start, end)
+CharSpans = tuple[tuple[int, int], ...]  # sorted, distinct character spans
 
 # ---------------------------------------------------------------------------------------------
 # Persons the small model misses: a capitalised name in a person's position
@@ -101,6 +103,7 @@ class _Doc:
     _covering: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
     _word_spans: list[tuple[int, int]] | None = None
     memo: dict[Leaf, list[Span]] = field(default_factory=dict)  # costly leaves, shared by queries
+    results: dict[_Unit, CharSpans | None] = field(default_factory=dict)  # see ``_unit_result``
 
     @classmethod
     def of(cls, analysis: Analysis) -> _Doc:
@@ -533,6 +536,139 @@ def evaluate(
 
 
 # ---------------------------------------------------------------------------------------------
+# Compiled queries: what the Matcher evaluates instead of walking the syntax tree
+
+
+class _Unit:
+    """A distinct positive leaf or NEAR pair of the filed queries. Its result (the sorted
+    character spans where it matches, or None) is computed at most once per article and shared
+    by every query that contains it."""
+
+    __slots__ = ("count", "key", "node", "texts")
+
+    def __init__(self, node: Leaf | Near) -> None:
+        self.node = node
+        # The terms it reports, as ``_collect`` would: a NEAR reports both of its sides.
+        texts = (node.left.text, node.right.text) if isinstance(node, Near) else (node.text,)
+        self.texts: tuple[str, ...] = tuple(dict.fromkeys(texts))
+        simple = isinstance(node, Words) and len(node.keys) == 1 and node.field is Field.TEXT
+        self.key = node.keys[0] if isinstance(node, Words) and simple else None
+        self.count = 0  # queries using it
+
+
+class _Flat:
+    """A query whose matching terms are exactly its true positive units: an AND of units, ORs of
+    units and NOTs of units (or one OR of units). It matches when each clause has a true unit
+    and every unit of ``negs`` is false."""
+
+    __slots__ = ("clauses", "negs", "units")
+
+    def __init__(
+        self, clauses: tuple[tuple[_Unit, ...], ...], negs: tuple[_Unit, ...], units: list[_Unit]
+    ) -> None:
+        self.clauses = clauses
+        self.negs = negs
+        self.units = tuple(dict.fromkeys(units))  # positive units, in query order
+
+
+_Program = _Unit | _Flat | None  # None: evaluate the syntax tree
+
+
+def _unit_result(doc: _Doc, unit: _Unit) -> CharSpans | None:
+    """Where ``unit`` matches in ``doc`` (character spans, sorted), or None; remembered."""
+    key = unit.key
+    if key is not None:
+        found = doc.positions.get(key)
+        word_spans = doc.word_spans
+        result = tuple([word_spans[p] for p in found]) if found else None
+    else:
+        node = unit.node
+        if isinstance(node, Near):
+            left, right = _near_at(doc, node)
+            result = tuple(sorted({doc.span(o) for o in left + right})) if left else None
+        elif isinstance(node, Source):
+            result = () if _leaf_at(doc, node) else None
+        else:
+            occs = _leaf_at(doc, node)
+            result = tuple(sorted({doc.span(o) for o in occs})) if occs else None
+    doc.results[unit] = result
+    return result
+
+
+_MISSING = object()
+
+
+def _flat_match(
+    doc: _Doc, program: _Flat
+) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]] | None:
+    results = doc.results
+    for clause in program.clauses:
+        for unit in clause:
+            r = results.get(unit, _MISSING)
+            if r is _MISSING:
+                r = _unit_result(doc, unit)
+            if r is not None:
+                break
+        else:
+            return None
+    for unit in program.negs:
+        r = results.get(unit, _MISSING)
+        if r is _MISSING:
+            r = _unit_result(doc, unit)
+        if r is not None:
+            return None
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    count = 0
+    last: CharSpans = ()
+    for unit in program.units:
+        r = results.get(unit, _MISSING)
+        if r is _MISSING:
+            r = _unit_result(doc, unit)
+        if r is not None:
+            assert isinstance(r, tuple)
+            texts.extend(unit.texts)
+            spans.extend(r)
+            last = r
+            count += 1
+    if count == 1:
+        return tuple(texts), last
+    return tuple(dict.fromkeys(texts)), tuple(sorted(set(spans)))
+
+
+def _is_unit(node: Node) -> TypeGuard[Leaf | Near]:
+    return not isinstance(node, And | Or | Not)
+
+
+def _compile(root: Node, unit_of: Callable[[Leaf | Near], _Unit]) -> _Program:
+    """The program for ``root``, or None where only the syntax tree will do."""
+    if _is_unit(root):
+        return unit_of(root)
+    children = root.children if isinstance(root, And) else (root,)
+    for child in children:
+        if isinstance(child, Or):
+            if not all(_is_unit(c) for c in child.children):
+                return None
+        elif not _is_unit(child.child if isinstance(child, Not) else child):
+            return None
+    clauses: list[tuple[_Unit, ...]] = []
+    negs: list[_Unit] = []
+    units: list[_Unit] = []
+    for child in children:
+        if isinstance(child, Or):
+            clause = tuple(unit_of(c) for c in child.children if _is_unit(c))
+            clauses.append(clause)
+            units.extend(clause)
+        elif isinstance(child, Not):
+            if _is_unit(child.child):
+                negs.append(unit_of(child.child))
+        elif _is_unit(child):
+            clauses.append((unit_of(child),))
+            units.append(clauses[-1][0])
+    return _Flat(tuple(clauses), tuple(negs), units)
+
+
+# ---------------------------------------------------------------------------------------------
 # The index
 
 _K, _P, _S = "k", "p", "s"  # index namespaces: word key, prefix (of a norm), source word
@@ -562,6 +698,7 @@ class _Entry:
     index_terms: tuple[IndexTerm, ...]
     all_keys: frozenset[str]  # every matching article has all these keys
     any_keys: tuple[frozenset[str], ...]  # ... and one key of each of these sets
+    program: _Program = None
 
 
 @dataclass(slots=True)
@@ -584,6 +721,7 @@ class Matcher:
     _docs: int = 0
     _cache: dict[int, tuple[object, object, frozenset[int]]] = field(default_factory=dict)
     _prefix_hits: dict[str, tuple[int, ...]] = field(default_factory=dict)  # norm -> queries
+    _units: dict[Leaf | Near, _Unit] = field(default_factory=dict)  # shared by the programs
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -603,11 +741,31 @@ class Matcher:
             (),
             frozenset(k for c in clauses if len(c) == 1 for k in c),
             tuple(dict.fromkeys(c for c in clauses if len(c) > 1)),
+            _compile(query.root, self._unit),
         )
         self._entries[watchlist_id] = entry
         self._file(watchlist_id, entry)
         self._cache.clear()
         self._prefix_hits.clear()
+
+    def _unit(self, node: Leaf | Near) -> _Unit:
+        unit = self._units.get(node)
+        if unit is None:
+            unit = self._units[node] = _Unit(node)
+        unit.count += 1
+        return unit
+
+    def _release(self, program: _Program) -> None:
+        if program is None:
+            return
+        if isinstance(program, _Unit):
+            units: Iterable[_Unit] = (program,)
+        else:
+            units = [u for clause in program.clauses for u in clause] + list(program.negs)
+        for unit in units:
+            unit.count -= 1
+            if not unit.count:
+                del self._units[unit.node]
 
     def _file(self, watchlist_id: int, entry: _Entry) -> None:
         terms = self._index_terms(entry.query.root)
@@ -638,6 +796,7 @@ class Matcher:
         entry = self._entries.pop(watchlist_id, None)
         if entry is None:
             return
+        self._release(entry.program)
         for key in _leaf_keys(entry.query.root):
             left = self._query_words[key] - 1
             if left:
@@ -738,12 +897,27 @@ class Matcher:
             return []
         key_set = doc.key_set
         entries = self._entries
+        results = doc.results
         out = []
         for watchlist_id in sorted(candidates):
             entry = entries[watchlist_id]
             if not entry.all_keys <= key_set:
                 continue
             if entry.any_keys and not all(not c.isdisjoint(key_set) for c in entry.any_keys):
+                continue
+            program = entry.program
+            if type(program) is _Unit:  # one term: its result is the match
+                r = results.get(program, _MISSING)
+                if r is _MISSING:
+                    r = _unit_result(doc, program)
+                if r is not None:
+                    assert isinstance(r, tuple)
+                    out.append(Match(watchlist_id, program.texts, r))
+                continue
+            if type(program) is _Flat:
+                found = _flat_match(doc, program)
+                if found is not None:
+                    out.append(Match(watchlist_id, found[0], found[1]))
                 continue
             terms: list[str] = []
             spans: list[tuple[int, int]] = []

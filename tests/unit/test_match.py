@@ -455,3 +455,42 @@ def test_title_case_text_stays_fast() -> None:
     start = time.perf_counter()
     assert matches("PERSON:Zakharova AND GPE:Russia* OR said", article)
     assert time.perf_counter() - start < 5
+
+
+def test_watchlists_sharing_terms_match_like_each_alone() -> None:
+    texts = [
+        "embassy",
+        "embassy OR envoy",
+        "embassy AND talks -cricket",
+        "(embassy OR football) AND talk*",
+        "embassy NEAR/3 envoy",
+        "title:embassy OR embassy",
+        "(embassy AND envoy) OR cricket",
+        "embassy OR embassy",
+        "source:reuters AND embassy",
+    ]
+    queries = {i: parse_query(t) for i, t in enumerate(texts)}
+    m = Matcher()
+    for i, q in queries.items():
+        m.add(i, q)
+
+    def expected() -> list[Match]:
+        out = []
+        for i in sorted(queries):
+            found = evaluate(queries[i], ARTICLE)
+            if found is not None:
+                out.append(Match(i, *found))
+        return out
+
+    assert m.match(ARTICLE) == expected()
+    assert len(m.match(ARTICLE)) == len(texts)
+    for i in (0, 2, 4):
+        m.remove(i)
+        del queries[i]
+    m.add(1, parse_query("envoy"))
+    queries[1] = parse_query("envoy")
+    assert m.match(ARTICLE) == expected()
+    for i in list(queries):
+        m.remove(i)
+    m.add(0, parse_query("embassy -envoy"))
+    assert m.match(ARTICLE) == []
