@@ -1,7 +1,8 @@
 """Thin command handlers: parse the arguments, call the engine, render, reply.
 
-Every command answers in plain words, also on bad input. Errors of the engine are turned into
-messages here (``reply_error``) and in the application's error handler, nowhere else.
+Every command answers in plain words, also on bad input. Errors of the engine become messages
+in two places only: ``render_query_error`` for a query that does not parse, and ``on_error``, the
+application's error handler, for everything else (a ``CommandError`` carries its own words).
 """
 
 from __future__ import annotations
