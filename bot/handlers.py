@@ -269,9 +269,11 @@ async def cmd_watch(update: Update, context: Context) -> None:
         await _reply(update, render_query_error(query_text, e))
         return
     feeds = services.store.followed_feeds(chat.id)
+    replaced = any(w.id == watchlist.id for w in existing)
     lines = [
         f"👀 Watching <b>{escape(watchlist.name, quote=False)}</b>: "
-        f"<code>{escape(str(query), quote=False)}</code>",
+        f"<code>{escape(str(query), quote=False)}</code>"
+        + (" (this replaces its earlier query)" if replaced else ""),
     ]
     lines += [f"Note: {escape(w, quote=False)}" for w in query.warnings]
     if not feeds:

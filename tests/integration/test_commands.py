@@ -62,8 +62,10 @@ async def test_watch_list_and_unwatch(app: NewswatchApp, telegram: FakeTelegram)
     await chat.say("/start")
     assert "Watching Embassies" in await chat.say("/watch Embassies: Russia AND embassy")
     assert "Watching gas OR LNG" in await chat.say("/watch gas OR LNG")
+    answer = await chat.say("/watch embassies: Russia AND embass*")
+    assert "Watching Embassies" in answer and "replaces its earlier query" in answer
     listing = await chat.say("/watchlists")
-    assert "1. Embassies: Russia AND embassy" in listing
+    assert "1. Embassies: Russia AND embass*" in listing
     assert "2. gas OR LNG: gas OR LNG" in listing
     assert "Stopped watching Embassies" in await chat.say("/unwatch 1")
     assert "no watchlist number 5" in await chat.say("/unwatch 5")
