@@ -25,17 +25,21 @@ How it works, in order:
    turned into a full stop (``“The trouble,” she says, “is that …”`` joins without the comma).
 4. **Speakers.** The subject of the reporting verb is read from comma-separated parts
    (appositives, relative clauses, ages and participle phrases are told apart), titles before
-   a name are dropped, and a name found at the head of a phrase wins over a description.
-   Surnames resolve to the full name seen in the text; ``he``/``she`` and bare descriptions
-   (``the judge``, ``the 31-year-old``) resolve to the person who was the subject of the nearest
-   earlier sentence; ``the company``/``they`` to the latest organisation (never to a body of
-   another kind, such as a ministry, for ``the company``); ``the diplomat`` to an earlier
-   ``a … diplomat …`` when that is closer than any named person. A name is an organisation by
-   its words (``Group``, ``Bank``) or by its context (``the company Zipcar Mobility``, ``X,
-   which …``, ``X said it …`` when X is never called by a surname). Descriptions with no name
-   (``the civil protection agency``, ``a senior official involved in the talks``, ``a diplomat
-   who asked not to be named``) are the speaker as written up to the reporting verb, without
-   a parenthesis set off by commas. A quote that nobody is said to speak has no speaker.
+   a name and honours after it (``Prosecutor``, ``KC``) are dropped, and a name found at the
+   head of a phrase wins over a description. Surnames resolve to the full name seen in the
+   text; ``he``/``she`` and bare descriptions (``the judge``, ``the 31-year-old``) resolve to
+   the person who was the subject of the nearest earlier sentence; ``the company``/``they`` to
+   the latest organisation (never to a body of another kind, such as a ministry, for ``the
+   company``, nor to a lone name not known to be a body); ``the diplomat`` to an earlier
+   ``a … diplomat …`` when that is closer than any named person, and ``the party figure`` to
+   an earlier ``a … figure …`` that mentions the party; ``a judge`` (in ``by a judge who
+   said``) to the person named next with that title (``Judge Alun Rees``). A name is an
+   organisation by its words (``Group``, ``Bank``) or by its context (``the company Zipcar
+   Mobility``, ``The developer, X,``, ``X, which …``, ``X said it …`` when X is never called by
+   a surname). Descriptions with no name (``the civil protection agency``, ``a senior official
+   involved in the talks``, ``a diplomat who asked not to be named``, before or after the
+   verb) are the speaker as written, without a parenthesis set off by commas. A quote that
+   nobody is said to speak has no speaker.
 
 Every step is a linear scan or a bounded look around one quote, so time grows linearly with the
 text; there is no regular expression that can backtrack catastrophically.
@@ -144,7 +148,9 @@ _CALENDAR = _words(
     """
 )
 _TITLE_SMALL = _words("a an the of and or in on at to for by with from as but nor vs")
+# After a name and not part of it: generations, and (in capitals) honours and offices.
 _SUFFIXES = _words("jr sr ii iii iv")
+_POST_NOMINALS = _words("kc qc sc mp mep msp obe mbe cbe")
 _NAME_PREFIXES = _words("al el bin ben ibn abu ad as ash at az ul")
 _PARTICLES = _words("de van von der den da di du del della la le bin ibn al ter dos das")
 # Titles and roles that come before a name and are not part of it.
@@ -158,7 +164,9 @@ _TITLES = _words(
     director inspector sheriff attorney deputy speaker spokesman spokeswoman spokesperson coach
     manager officer executive ceo premier emir sheikh superintendent detective constable commander
     admiral marshal striker midfielder defender goalkeeper captain state defence defense
-    exchequer affairs
+    exchequer affairs prosecutor coroner magistrate solicitor barrister counsel advocate
+    headteacher headmaster headmistress principal treasurer chairperson founder co-founder
+    referee umpire skipper winger forward trainer doctor nurse surgeon
     """
 )
 # Words that make a capitalised name an organisation (or a place), not a person.
@@ -333,6 +341,8 @@ class _Doc:
     person_hint: tuple[tuple[int, int], ...] = ()
     place_hint: tuple[tuple[int, int], ...] = ()
     org_names: frozenset[str] = frozenset()  # names found to be organisations by their context
+    # title word -> (position, full name) of people named with it ("Judge Alun Rees")
+    titled: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
     def sent_of(self, pos: int) -> int:
         return bisect_right(self.sent_starts, pos) - 1
@@ -536,10 +546,15 @@ def _is_org_name(words: Sequence[str]) -> bool:
     return any(w.lower() in _ORG_WORDS for w in words)
 
 
+def _is_suffix(word: str) -> bool:
+    word = word.rstrip(".")
+    return word.lower() in _SUFFIXES or (word.isupper() and word.lower() in _POST_NOMINALS)
+
+
 def _strip_title(words: list[str]) -> list[str]:
     """Drop leading stop words and any titles before a name ("Swiss Foreign Minister ..."),
     and a generational suffix after it ("Jr")."""
-    while len(words) > 1 and words[-1].rstrip(".").lower() in _SUFFIXES:
+    while len(words) > 1 and _is_suffix(words[-1]):
         words = words[:-1]
     while words and (words[0].lower() in _STOP or words[0].lower() in _CALENDAR):
         words = words[1:]
@@ -664,12 +679,15 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
                 return True
             if not t.is_word or t.lower in _PREPOSITIONS:
                 break  # "X, an epidemiologist at the University": the head came first
-    if i >= 2 and toks[i - 1].word == ",":
-        for t in reversed(toks[max(0, i - 5) : i - 1]):
-            if t.lower in _ORG_NOUNS:
-                return True
-            if not t.is_word:
-                break
+    if i >= 2 and toks[i - 1].word == "," and toks[i - 2].lower in _ORG_NOUNS:
+        # The body's noun heads a description that opens its clause: "The developer, X," and
+        # not "Outside court, X,", "At the county court, X" or "The fund manager, X,".
+        for d in range(i - 3, max(-1, i - 7), -1):
+            t = toks[d]
+            if not t.is_word or t.lower in _PREPOSITIONS:
+                return False
+            if t.lower in _DETERMINERS:
+                return d == 0 or not toks[d - 1].is_word or doc.starts_sentence(t.start)
     return False
 
 
@@ -709,6 +727,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
     toks = doc.toks
     runs = _cap_runs(toks, 0, len(toks), frozenset(doc.sent_starts))
     full_names: list[tuple[int, str]] = []
+    by_title: dict[str, list[tuple[int, str]]] = {}
     # (first token, end token, name words, kind); kind None for a single word, which is a
     # person only if it is the surname of a full name found in the text.
     candidates: list[tuple[int, int, list[str], _Mentioned | None]] = []
@@ -721,6 +740,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
             words = words[possessive_inside[-1] + 1 :]
         start = toks[j - len(words)].start if words else toks[i].start
         stripped = _strip_title(words)
+        titles = _titles_before(toks, i, words, stripped)
         titled, words = len(stripped) < len(words), stripped
         if not words:
             continue
@@ -744,12 +764,19 @@ def _with_mentions(doc: _Doc) -> _Doc:
         multi = not _is_surname_only(words)
         if multi and toks[i].start >= doc.headline_end and words[0].lower() not in _PARTICLES:
             full_names.append((start, " ".join(words)))
+            for title in titles:
+                by_title.setdefault(title, []).append((start, " ".join(words)))
         candidates.append((i, j, words, _Mentioned.PERSON if (multi or hinted) else None))
     surnames: dict[str, list[tuple[int, str]]] = {}
     for pos, name in full_names:
         surnames.setdefault(_name_key(name.split()), []).append((pos, name))
     org_names = frozenset(" ".join(w) for _, _, w, kind in candidates if kind is _Mentioned.ORG)
-    doc = replace(doc, surnames={k: tuple(v) for k, v in surnames.items()}, org_names=org_names)
+    doc = replace(
+        doc,
+        surnames={k: tuple(v) for k, v in surnames.items()},
+        org_names=org_names,
+        titled={k: tuple(v) for k, v in by_title.items()},
+    )
     mentions: list[_Mention] = []
     for i, j, words, kind in candidates:
         pos = toks[i].start
@@ -766,6 +793,24 @@ def _with_mentions(doc: _Doc) -> _Doc:
             mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, _Mentioned.PRONOUN))
     mentions.sort(key=lambda m: m.pos)
     return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
+
+
+def _titles_before(
+    toks: Sequence[_Tok], i: int, words: Sequence[str], stripped: Sequence[str]
+) -> list[str]:
+    """The titles a name was given: dropped from its run (``Judge`` in ``Judge Alun Rees``) or
+    written in lower case just before it (``coach Ellen Marsh``)."""
+    out = []
+    if stripped:
+        for w in words:
+            if w == stripped[0]:
+                break
+            if w.rstrip(".").lower() in _TITLES:
+                out.append(w.rstrip(".").lower())
+    prev = toks[i - 1] if i > 0 else None
+    if prev is not None and prev.quote < 0 and prev.word[0].islower() and prev.lower in _TITLES:
+        out.append(prev.lower)
+    return out
 
 
 def _with_actors(doc: _Doc) -> _Doc:
@@ -841,8 +886,9 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     # Clauses inside the phrase: the subject follows the last relative word, the object of an
     # inverted attribution comes before the first one.
     rel = [k for k, t in enumerate(toks) if t.lower in _RELATIVES]
-    if rel and subject and _describes_subject(toks, rel[0]):
-        # "A diplomat who asked not to be named said": one description, as written.
+    if rel and _describes_subject(toks, rel[0]):
+        # "A diplomat who asked not to be named said" (or "said a diplomat who asked not to be
+        # named"): one description, as written.
         text = _SPACES_RE.sub(" ", doc.text[toks[0].start : toks[-1].end])
         return _Ref(_RefKind.DESC, text[0].lower() + text[1:], toks[0].start)
     if rel:
@@ -973,6 +1019,18 @@ def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
     return _phrase_ref(doc, part[dets[0] :], subject=True)
 
 
+def _np_before(doc: _Doc, toks: Sequence[_Tok]) -> _Ref | None:
+    """The short noun phrase that ends ``toks`` and opens with a determiner (``a judge``,
+    ``the former minister``), or None."""
+    for d in range(len(toks) - 1, max(-1, len(toks) - 5), -1):
+        t = toks[d]
+        if t.lower in _DETERMINERS:
+            return _phrase_ref(doc, toks[d:], subject=True) if d < len(toks) - 1 else None
+        if not t.is_word or t.quote >= 0 or t.lower in _PREPOSITIONS or t.lower in _NP_STOP:
+            return None
+    return None
+
+
 def _skippable(t: _Tok) -> bool:
     """Auxiliaries and adverbs between a subject and its verb ("she later said")."""
     return t.lower in _SKIPPABLE or (t.lower.endswith("ly") and t.word[0].islower())
@@ -996,8 +1054,12 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     parts = _split_parts(span)
     if parts[-1]:
         ref = _phrase_ref(doc, parts[-1], subject=True)
-        if ref is None and len(parts) > 1 and parts[-1][-1].lower in ("who", "which"):
-            return _antecedent_np(doc, parts[-2])
+        if ref is None and parts[-1][-1].lower in ("who", "which"):
+            # "… by a judge who said": the noun phrase right before the relative word.
+            ref = _np_before(doc, parts[-1][:-1])
+            if ref is None and len(parts) > 1:
+                return _antecedent_np(doc, parts[-2])
+            return ref
         if ref is not None and len(parts[-1]) == 1 and parts[-1][0].lower in _RELATIVES:
             return None
         return ref
@@ -1118,7 +1180,10 @@ def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[in
     i = hi - 1
     while i >= 0 and doc.actors[i].sent >= sent - sentences and i > hi - _MAX_ITEMS:
         ref = doc.actors[i].ref
-        if ref.kind is _RefKind.NAME and not ref.person:
+        known = ref.org or ref.text in doc.org_names
+        # With a head noun ("the council"), a lone name not known to be a body ("Hale said")
+        # is more likely a person whose first name the text never gave.
+        if ref.kind is _RefKind.NAME and not ref.person and (known or not head):
             speaking.append((doc.actors[i].pos, ref.text))
         i -= 1
     if head:
@@ -1150,14 +1215,52 @@ def _is_org_noun(ref: _Ref) -> bool:
     return ref.text.split()[-1].lower() in _ORG_NOUNS
 
 
+def _modified_head(ref: _Ref) -> tuple[str, str] | None:
+    """``the party figure``: a lower-case modifier and the head noun of a short description."""
+    words = ref.text.split()
+    if len(words) != 3 or words[0].lower() != "the":
+        return None
+    if not all(w.isalpha() and w.islower() for w in words[1:]):
+        return None
+    return words[1], words[2]
+
+
+def _named_later(doc: _Doc, ref: _Ref) -> str | None:
+    """``a judge`` (or ``a senior judge``) introduced before being named: the first person named
+    afterwards with that title (``Judge Alun Rees``), within a few sentences."""
+    words = ref.text.split()
+    if not 2 <= len(words) <= 3 or words[0].lower() not in ("a", "an"):
+        return None
+    if not all(w.isalpha() and w.islower() for w in words[1:]):
+        return None
+    found = doc.titled.get(words[-1], ())
+    k = bisect_right(found, (ref.pos, "\U0010ffff"))
+    if k == len(found):
+        return None
+    pos, name = found[k]
+    if doc.sent_of(pos) - doc.sent_of(ref.pos) > _MAX_SENTENCES:
+        return None
+    return name
+
+
 def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
+    named_later = _named_later(doc, ref)
+    if named_later is not None:
+        return named_later
+    modified = _modified_head(ref)
+    if modified is not None:
+        # "the party figure" for "a senior figure in Mallory's party": the same head, and the
+        # modifier found in the earlier description.
+        modifier, head = modified
+        found = _indefinite_before(doc, head, ref.pos, modifier, body=head in _ORG_NOUNS)
+        return found[1] if found is not None else ref.text
     if not _is_bare(ref):
         return ref.text
     word = ref.text.split()[-1]
     head = word.lower()
     if word[0].isupper() and head in _ORG_WORDS:
         return ref.text  # "the Kremlin", "the Pentagon"
-    antecedent = _indefinite_before(doc, head, ref.pos)
+    antecedent = _indefinite_before(doc, head, ref.pos, body=_is_org_noun(ref))
     if _is_org_noun(ref):
         named = _org_before(doc, ref.pos, _MAX_SENTENCES, head)
     else:
@@ -1169,26 +1272,39 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     return ref.text
 
 
-def _indefinite_before(doc: _Doc, head: str, pos: int) -> tuple[int, str] | None:
-    """``a Western diplomat familiar with the talks`` for ``the diplomat``."""
+def _indefinite_before(
+    doc: _Doc, head: str, pos: int, modifier: str = "", body: bool = False
+) -> tuple[int, str] | None:
+    """``a Western diplomat familiar with the talks`` for ``the diplomat``; with a
+    ``modifier``, only a description that contains it (``the party figure``). For a ``body``
+    (``the council``) the word must head its phrase: ``a council treasurer`` is a person."""
     toks = doc.toks
     hi = doc.tok_at(pos)
     places = doc.word_index.get(head, ())
     for n in range(bisect_left(places, hi) - 1, -1, -1):
         k = places[n]
-        if k <= hi - _MAX_ANTECEDENT:
+        if k <= hi - _MAX_ANTECEDENT or n < bisect_left(places, hi) - _MAX_ITEMS:
             break
         d = k - 1
         while d >= max(0, k - 4) and toks[d].is_word and toks[d].lower not in _INDEFINITE:
             d -= 1
         if d < 0 or toks[d].lower not in _INDEFINITE or d < k - 4:
             continue
-        # The subject of a reporting verb: the description as read up to that verb.
+        if body and k + 1 < len(toks) and _continues_noun(toks[k + 1]):
+            continue
+        # The subject of a reporting verb: the description as read up to that verb (the
+        # longest, for "A diplomat who asked not to be named said").
         a = bisect_left(doc.actor_pos, toks[d].start)
-        if a < len(doc.actors) and doc.actor_pos[a] == toks[d].start:
+        best: _Ref | None = None
+        while a < len(doc.actors) and doc.actor_pos[a] == toks[d].start:
             ref = doc.actors[a].ref
             if ref.kind is _RefKind.DESC and head in ref.text.lower().split():
-                return ref.pos, ref.text
+                best = ref if best is None or len(ref.text) > len(best.text) else best
+            a += 1
+        if best is not None:
+            if modifier and modifier not in _plain_words(best.text):
+                continue
+            return best.pos, best.text
         end = k + 1
         while end < len(toks) and end < k + 8:
             t = toks[end]
@@ -1198,8 +1314,29 @@ def _indefinite_before(doc: _Doc, head: str, pos: int) -> tuple[int, str] | None
                 break
             end += 1
         text = _SPACES_RE.sub(" ", doc.text[toks[d].start : toks[end - 1].end])
+        if modifier and modifier not in _plain_words(text):
+            continue
         return toks[d].start, text[0].lower() + text[1:]
     return None
+
+
+def _continues_noun(t: _Tok) -> bool:
+    """Whether ``t`` goes on with the noun phrase, so the word before it is not its head."""
+    return (
+        t.is_word
+        and t.quote < 0
+        and t.word[0].islower()
+        and t.lower not in _PREPOSITIONS
+        and t.lower not in _NP_STOP
+        and t.lower not in _REPORTING
+    )
+
+
+def _plain_words(text: str) -> frozenset[str]:
+    """The lower-case words of ``text`` without possessive endings."""
+    return frozenset(
+        w.removesuffix("'s").removesuffix("’s") for w in _TOKEN_RE.findall(text.lower())
+    )
 
 
 def _participle_phrase(toks: Sequence[_Tok], k: int) -> bool:

@@ -207,6 +207,93 @@ def test_unnamed_source_keeps_a_relative_clause_before_the_verb() -> None:
     assert q.speaker == "a diplomat who asked not to be named"
 
 
+@pytest.mark.parametrize("title", ["Prosecutor", "Coroner", "Magistrate", "Solicitor"])
+def test_court_titles_before_a_name_are_dropped(title: str) -> None:
+    q = _one(f"{title} Anna Lowe told the hearing the scheme had been “planned to the last penny”.")
+    assert q.speaker == "Anna Lowe"
+
+
+def test_a_place_phrase_before_a_name_does_not_make_it_an_organisation() -> None:
+    # "court" is a body's noun, but "Outside court, X," is a place, not "the court, X,".
+    text = (
+        "Outside court, Owen Price, whose shop was flooded twice, said the ruling was fair. "
+        "“It took four years,” he said."
+    )
+    assert _one(text).speaker == "Owen Price"
+    text = (
+        "Sentencing him at the county court, Judge Mary Hollis said the harm was lasting. "
+        "“You knew what you were doing,” the judge told him."
+    )
+    assert _one(text).speaker == "Mary Hollis"
+
+
+def test_an_appositive_description_still_makes_a_name_an_organisation() -> None:
+    text = (
+        "The developer, Kestrel Vale, said it would appeal. "
+        "“We were given the wrong figures,” the company said."
+    )
+    assert _one(text).speaker == "Kestrel Vale"
+    # The body's noun must head the description: a fund manager is a person.
+    text = (
+        "The fund manager, Corvid Rowe, said she had been misled. "
+        "“We were given the wrong figures,” Rowe said."
+    )
+    assert _one(text).speaker == "Corvid Rowe"
+
+
+def test_a_bare_body_is_not_an_earlier_person() -> None:
+    text = (
+        "Outside court, Owen Price said the sentence was too short. "
+        "The council said in a statement that the rules had changed. "
+        "“We are sorry this happened,” the council said."
+    )
+    assert _one(text).speaker == "the council"
+    # Nor a lone surname that nothing shows to be a body.
+    text = "“We will appeal,” Hale said on Monday. “We are sorry,” the council said."
+    assert [q.speaker for q in extract_quotes(text)] == ["Hale", "the council"]
+
+
+def test_honours_after_a_name_are_not_part_of_it() -> None:
+    text = (
+        "Her barrister, Mark Lyle KC, asked for a shorter term. “She is sorry,” Lyle said. "
+        "Ann Royce MP backed the family. “They deserve answers,” Royce said."
+    )
+    assert [q.speaker for q in extract_quotes(text)] == ["Mark Lyle", "Ann Royce"]
+
+
+def test_short_back_reference_with_a_modifier() -> None:
+    text = (
+        "A senior figure in the coalition, speaking on condition of anonymity, said the talks "
+        "would resume. “Nobody is walking away,” the coalition figure said."
+    )
+    assert _one(text).speaker == "a senior figure in the coalition"
+    # The modifier must be found in the description it points back to.
+    text = (
+        "A senior figure in the coalition, speaking on condition of anonymity, said the talks "
+        "would resume. “Nobody is walking away,” the party figure said."
+    )
+    assert _one(text).speaker == "the party figure"
+
+
+def test_unnamed_role_in_the_lead_is_the_person_named_later_with_that_title() -> None:
+    text = (
+        "A charity treasurer was jailed on Monday by a judge who said he had shown "
+        "“no remorse at all”.\n\nThe treasurer, 61, admitted theft in March.\n\n"
+        "Judge Ruth Kemp said the charity had nearly closed."
+    )
+    assert _pairs(text) == [("no remorse at all", "Ruth Kemp", False)]
+    # With nobody named with that title, the description stays.
+    text = "He was jailed by a judge who said he had shown “no remorse at all”."
+    assert _pairs(text) == [("no remorse at all", "a judge", False)]
+
+
+def test_inverted_attribution_keeps_a_relative_clause_that_describes_the_speaker() -> None:
+    q = _one("“The draft is dead,” said a diplomat who asked not to be named.")
+    assert q.speaker == "a diplomat who asked not to be named"
+    q = _one("“It is over,” said Marcus Webb, who chairs the committee.")
+    assert q.speaker == "Marcus Webb"
+
+
 def test_company_named_after_a_company_noun_is_an_organisation() -> None:
     text = (
         "Regulators fined the delivery company Parcelway Express on Monday. "
