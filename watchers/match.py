@@ -99,7 +99,7 @@ class _Doc:
     _positions: dict[str, list[int]] | None = None
     _entities: list[tuple[str, int, int]] | None = None  # (label, first token, end token)
     _sources: list[tuple[str, ...]] | None = None
-    _vocabulary: tuple[list[str], dict[str, list[int]]] | None = None
+    _vocabulary: list[str] | None = None
     _covering: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
     _word_spans: list[tuple[int, int]] | None = None
     memo: dict[Leaf, list[Span]] = field(default_factory=dict)  # costly leaves, shared by queries
@@ -131,17 +131,10 @@ class _Doc:
         return self._positions
 
     @property
-    def vocabulary(self) -> tuple[list[str], dict[str, list[int]]]:
-        """The distinct normalised words, sorted, and where each occurs."""
+    def vocabulary(self) -> list[str]:
+        """The distinct normalised words, sorted."""
         if self._vocabulary is None:
-            where: dict[str, list[int]] = {}
-            for i, norm in enumerate(self.norms):
-                found = where.get(norm)
-                if found is None:
-                    where[norm] = [i]
-                else:
-                    found.append(i)
-            self._vocabulary = (sorted(where), where)
+            self._vocabulary = sorted(set(self.norms))
         return self._vocabulary
 
     @property
@@ -216,15 +209,14 @@ def _words_at(doc: _Doc, keys: tuple[str, ...], title_only: bool = False) -> lis
 
 def _prefix_at(doc: _Doc, prefix: str, title_only: bool = False) -> list[Span]:
     """Words starting with ``prefix``: a binary search in the article's sorted distinct words."""
-    vocabulary, where = doc.vocabulary
+    vocabulary = doc.vocabulary
     first = bisect_left(vocabulary, prefix)
     last = bisect_left(vocabulary, prefix + "\U0010ffff", first)
     if first == last:
         return []
-    positions = sorted(p for norm in vocabulary[first:last] for p in where[norm])
-    if title_only:
-        positions = [p for p in positions if p < doc.title_n]
-    return [(p, p + 1) for p in positions]
+    words = set(vocabulary[first:last])  # rarely many: scanning beats an index of every word
+    norms = doc.norms[: doc.title_n] if title_only else doc.norms
+    return [(p, p + 1) for p, norm in enumerate(norms) if norm in words]
 
 
 def _source_has(doc: _Doc, words: tuple[str, ...]) -> bool:
@@ -251,11 +243,10 @@ def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
     occs = _entity_candidates(doc, leaf)
     if not occs:
         return []
-    entities = doc.entities
-    out = []
-    for occ in occs:
-        if _decided_by_text(doc, leaf, occ) or (entities is not None and _labelled(doc, leaf, occ)):
-            out.append(occ)
+    if doc.entities is None:
+        out = [occ for occ in occs if _decided_by_text(doc, leaf, occ)]
+    else:  # the entities first: they usually decide, and cheaply
+        out = [occ for occ in occs if _labelled(doc, leaf, occ) or _decided_by_text(doc, leaf, occ)]
     out.sort()
     return out
 
@@ -721,6 +712,7 @@ class Matcher:
     _docs: int = 0
     _cache: dict[int, tuple[object, object, frozenset[int]]] = field(default_factory=dict)
     _prefix_hits: dict[str, tuple[int, ...]] = field(default_factory=dict)  # norm -> queries
+    _prefix_misses: set[str] = field(default_factory=set)  # norms with no prefix queries
     _units: dict[Leaf | Near, _Unit] = field(default_factory=dict)  # shared by the programs
 
     def __len__(self) -> int:
@@ -747,6 +739,7 @@ class Matcher:
         self._file(watchlist_id, entry)
         self._cache.clear()
         self._prefix_hits.clear()
+        self._prefix_misses.clear()
 
     def _unit(self, node: Leaf | Near) -> _Unit:
         unit = self._units.get(node)
@@ -790,6 +783,7 @@ class Matcher:
             self._file(watchlist_id, entry)
         self._cache.clear()
         self._prefix_hits.clear()
+        self._prefix_misses.clear()
 
     def remove(self, watchlist_id: int) -> None:
         """Remove a watchlist; unknown ids are ignored."""
@@ -814,6 +808,7 @@ class Matcher:
                 _discard(self._by_key if kind == _K else self._by_source, value, watchlist_id)
         self._cache.clear()
         self._prefix_hits.clear()
+        self._prefix_misses.clear()
 
     def query(self, watchlist_id: int) -> Query:
         return self._entries[watchlist_id].query
@@ -834,14 +829,19 @@ class Matcher:
             found.update(by_key[key])
         if self._by_prefix:
             hits = self._prefix_hits
-            for norm in set(doc.norms):
+            misses = self._prefix_misses
+            for norm in set(doc.norms).difference(misses):  # the difference runs in C
                 hit = hits.get(norm)
                 if hit is None:
-                    if len(hits) >= _PREFIX_HITS_SIZE:
+                    if len(hits) + len(misses) >= _PREFIX_HITS_SIZE:
                         hits.clear()
-                    hit = hits[norm] = self._prefix_lookup(norm)
-                if hit:
-                    found.update(hit)
+                        misses.clear()
+                    hit = self._prefix_lookup(norm)
+                    if not hit:
+                        misses.add(norm)
+                        continue
+                    hits[norm] = hit
+                found.update(hit)
         if self._by_source:
             for source in doc.sources:
                 for word in source:
@@ -903,7 +903,7 @@ class Matcher:
             entry = entries[watchlist_id]
             if not entry.all_keys <= key_set:
                 continue
-            if entry.any_keys and not all(not c.isdisjoint(key_set) for c in entry.any_keys):
+            if entry.any_keys and any(map(key_set.isdisjoint, entry.any_keys)):
                 continue
             program = entry.program
             if type(program) is _Unit:  # one term: its result is the match
@@ -941,9 +941,8 @@ class Matcher:
         self._docs += 1
         df = self._df
         query_words = self._query_words
-        for key in keys:
-            if key in query_words:
-                df[key] = df.get(key, 0) + 1
+        for key in query_words.keys() & keys:  # the intersection runs in C
+            df[key] = df.get(key, 0) + 1
         if self._docs in _REINDEX_AT:
             self.reindex()
 

@@ -494,3 +494,13 @@ def test_watchlists_sharing_terms_match_like_each_alone() -> None:
         m.remove(i)
     m.add(0, parse_query("embassy -envoy"))
     assert m.match(ARTICLE) == []
+
+
+def test_a_word_without_prefix_queries_is_looked_up_again_after_an_add() -> None:
+    m = Matcher()
+    m.add(1, parse_query("sanction*"))
+    article = analysed("Embargo talks")
+    assert m.candidates(article) == set()
+    m.add(2, parse_query("embarg*"))
+    assert m.candidates(article) == {2}
+    assert [x.watchlist_id for x in m.match(article)] == [2]
