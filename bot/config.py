@@ -23,7 +23,6 @@ DEFAULT_BASE_URL = "https://api.telegram.org"
 class TelegramConfig:
     token_env: str = "NEWSWATCH_TELEGRAM_TOKEN"
     base_url: str = DEFAULT_BASE_URL
-    admins: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +153,11 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
     base_url = tg.get("base_url", str, DEFAULT_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("telegram.base_url", "must start with http:// or https://")
-    admins = tg.get("admins", list, [])
-    if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
-        raise ConfigError("telegram.admins", "must be a list of numeric Telegram user ids")
     if "token" in tg._data:
         raise ConfigError(
             "telegram.token", "the token never goes in the config file; set token_env instead"
         )
-    telegram = TelegramConfig(token_env=token_env, base_url=base_url, admins=tuple(admins))
+    telegram = TelegramConfig(token_env=token_env, base_url=base_url)
 
     st = tables["storage"]
     keep_days = st.get("keep_days", int, 30)
