@@ -24,22 +24,29 @@ How it works, in order:
    paragraph are one split quote; its parts are joined with the comma before the attribution
    turned into a full stop (``“The trouble,” she says, “is that …”`` joins without the comma).
 4. **Speakers.** The subject of the reporting verb is read from comma-separated parts
-   (appositives, relative clauses, ages and participle phrases are told apart), titles before
-   a name and honours after it (``Prosecutor``, ``KC``) are dropped, and a name found at the
-   head of a phrase wins over a description. Surnames resolve to the full name seen in the
-   text; ``he``/``she`` and bare descriptions (``the judge``, ``the 31-year-old``) resolve to
-   the person who was the subject of the nearest earlier sentence; ``the company``/``they`` to
-   the latest organisation (never to a body of another kind, such as a ministry, for ``the
-   company``, nor to a lone name not known to be a body); ``the diplomat`` to an earlier
-   ``a … diplomat …`` when that is closer than any named person, and ``the party figure`` to
-   an earlier ``a … figure …`` that mentions the party; ``a judge`` (in ``by a judge who
-   said``) to the person named next with that title (``Judge Alun Rees``). A name is an
-   organisation by its words (``Group``, ``Bank``) or by its context (``the company Zipcar
-   Mobility``, ``The developer, X,``, ``X, which …``, ``X said it …`` when X is never called by
-   a surname). Descriptions with no name (``the civil protection agency``, ``a senior official
-   involved in the talks``, ``a diplomat who asked not to be named``, before or after the
-   verb) are the speaker as written, without a parenthesis set off by commas. A quote that
-   nobody is said to speak has no speaker.
+   (appositives, relative clauses, ages and participle phrases are told apart), titles before a
+   name and honours after it (``Prosecutor``, ``KC``) are dropped, and a name found at the head
+   of a phrase wins over a description. Surnames resolve to the full name seen in the text;
+   ``he``/``she`` and bare descriptions (``the judge``, ``the 31-year-old``) resolve to the
+   person who was the subject of the nearest earlier sentence (for ``he``/``she``, one whose
+   gender, when the text shows it by ``Mr``/``Ms`` or by an earlier he/she/his/her of which that
+   person was the only possible antecedent, agrees; a plural such as ``the negotiations`` is
+   nobody); ``the company``/``they`` to the latest organisation (never to a body of another
+   kind, such as a ministry, for ``the company``, nor to a lone name not known to be a body);
+   ``the diplomat`` to an earlier ``a … diplomat …`` when that is closer than any named person,
+   and ``the party figure`` to an earlier ``a … figure …`` that mentions the party; ``a judge``
+   (in ``by a judge who said``) to the person named next with that title (``Judge Alun Rees``).
+   A name is an organisation by its words (``Group``, ``Bank``) or by its context (``the company
+   Zipcar Mobility``, ``The developer, X,``, ``X, which …``, ``X said it …`` when X is never
+   called by a surname, ``X Y have …``), and then its first or last word alone (``Ferncliff``,
+   ``Albion``) stands for it when no other organisation or person shares that word; ``for``
+   after a body's word joins a name as ``of`` does (``Institute for Fiscal Studies``); ``the
+   watchdog group SafeLine`` is the name. Descriptions with no name (``the civil protection
+   agency``, ``a senior official involved in the talks``, ``a diplomat who asked not to be
+   named``, before or after the verb, ``a former Halvorsen engineer who …``, ``a nurse in Marlow
+   who …``) are the speaker as written, without a parenthesis set off by commas; such a
+   description beats a person named later in its own sentence. A quote that nobody is said to
+   speak has no speaker.
 
 Every step is a linear scan or a bounded look around one quote, so time grows linearly with the
 text; there is no regular expression that can backtrack catastrophically.
@@ -81,6 +88,13 @@ _REPORTING = _words(
     dismissed dismisses criticised criticized condemned condemns cited quoted according
     """
 )
+# Reporting verbs whose "it" is an object ("called it a sad day"), not a clause's subject.
+_OBJECT_VERBS = _words(
+    """
+    called described describes praised praises dismissed dismisses criticised criticized
+    condemned condemns welcomed welcomes blamed blames denied denies accused accuses cited quoted
+    """
+)
 # Reporting verbs with no subject of their own ("…, adding that …").
 _PARTICIPLES = _words(
     """
@@ -89,6 +103,23 @@ _PARTICIPLES = _words(
     """
 )
 _PERSON_PRONOUNS = _words("he she")
+# Pronouns and titles that tell a person's gender ("Mr Cole", "her letters").
+_GENDERED = {"he": "he", "him": "he", "his": "he", "himself": "he"} | {
+    "she": "she",
+    "her": "she",
+    "hers": "she",
+    "herself": "she",
+}
+_GENDER_TITLES = {"mr": "he", "sir": "he", "lord": "he"} | {
+    "mrs": "she",
+    "ms": "she",
+    "miss": "she",
+    "dame": "she",
+    "lady": "she",
+}
+# A plural verb right after a name of two words or more: a club or a company in British usage
+# ("Northgate Albion have signed"), never one person.
+_PLURAL_VERBS = _words("have are were")
 _GROUP_PRONOUNS = _words("they it")
 _RELATIVES = _words("who which that whom whose")
 _CONJUNCTIONS = _words(
@@ -341,6 +372,9 @@ class _Doc:
     person_hint: tuple[tuple[int, int], ...] = ()
     place_hint: tuple[tuple[int, int], ...] = ()
     org_names: frozenset[str] = frozenset()  # names found to be organisations by their context
+    # a first or last word an organisation goes by on its own ("Ferncliff") -> its full name
+    org_short: dict[str, str] = field(default_factory=dict)
+    genders: dict[str, str] = field(default_factory=dict)  # person -> "he" or "she"
     # title word -> (position, full name) of people named with it ("Judge Alun Rees")
     titled: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
@@ -580,6 +614,15 @@ def _is_surname_only(words: Sequence[str]) -> bool:
     return len(caps) == 1
 
 
+def _links_name(before: _Tok, t: _Tok) -> bool:
+    """Whether the lower-case ``t`` joins two parts of one name: ``of`` after a body or a title
+    (``Chamber of Commerce``, ``Secretary of State``), ``for`` after a body (``Institute for
+    Fiscal Studies``)."""
+    if t.lower == "of":
+        return before.lower in _ORG_WORDS or before.lower in _TITLES
+    return t.lower == "for" and before.is_cap and before.lower in _ORG_WORDS
+
+
 def _cap_runs(
     doc_toks: Sequence[_Tok], lo: int, hi: int, breaks: frozenset[int]
 ) -> list[tuple[int, int]]:
@@ -606,11 +649,7 @@ def _cap_runs(
                     break
                 continue
             nxt_cap = j + 1 < hi and doc_toks[j + 1].is_cap and doc_toks[j + 1].quote < 0
-            joins = u.lower in _PARTICLES or (
-                u.lower == "of"
-                and j > i
-                and (doc_toks[j - 1].lower in _ORG_WORDS or doc_toks[j - 1].lower in _TITLES)
-            )
+            joins = u.lower in _PARTICLES or (j > i and _links_name(doc_toks[j - 1], u))
             if joins and nxt_cap:
                 j += 1
                 continue
@@ -674,9 +713,11 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
     """``X, the company …`` or ``the developer, X,``: a name standing for an organisation."""
     toks = doc.toks
     if j + 1 < len(toks) and toks[j].word == "," and toks[j + 1].lower in _DETERMINERS:
-        for t in toks[j + 2 : j + 6]:
+        for n in range(j + 2, min(j + 6, len(toks))):
+            t = toks[n]
             if t.lower in _ORG_NOUNS:
-                return True
+                # "X, the company …", but not "X, the union leader, …" (a person).
+                return not (n + 1 < len(toks) and _continues_noun(toks[n + 1]))
             if not t.is_word or t.lower in _PREPOSITIONS:
                 break  # "X, an epidemiologist at the University": the head came first
     if i >= 2 and toks[i - 1].word == "," and toks[i - 2].lower in _ORG_NOUNS:
@@ -704,6 +745,13 @@ def _org_by_context(doc: _Doc, i: int, j: int, words: Sequence[str], titled: boo
         return True
     if len(words) < 2:
         return False
+    if (
+        j < len(toks)
+        and toks[j].lower in _PLURAL_VERBS
+        and not toks[j - 1].possessive
+        and (prev is None or prev.lower not in ("and", "&", ","))
+    ):
+        return True
     k = j
     while k < len(toks) and k < j + 4 and _skippable(toks[k]):
         k += 1
@@ -711,6 +759,7 @@ def _org_by_context(doc: _Doc, i: int, j: int, words: Sequence[str], titled: boo
         k + 1 < len(toks)
         and toks[k].lower in _REPORTING
         and toks[k].lower not in _PARTICIPLES
+        and toks[k].lower not in _OBJECT_VERBS
         and toks[k + 1].lower in ("it", "its")
     )
     if not said_it or _overlaps(doc.person_hint, toks[i].start, toks[j - 1].end):
@@ -775,11 +824,14 @@ def _with_mentions(doc: _Doc) -> _Doc:
         doc,
         surnames={k: tuple(v) for k, v in surnames.items()},
         org_names=org_names,
+        org_short=_short_forms(doc, org_names, surnames),
         titled={k: tuple(v) for k, v in by_title.items()},
     )
     mentions: list[_Mention] = []
     for i, j, words, kind in candidates:
         pos = toks[i].start
+        if kind is None and len(words) == 1 and words[0] in doc.org_short:
+            kind, words = _Mentioned.ORG, doc.org_short[words[0]].split()
         if kind is None:
             if _name_key(words) not in doc.surnames:
                 continue
@@ -792,7 +844,99 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if t.quote < 0 and t.lower in _PERSON_PRONOUNS:
             mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, _Mentioned.PRONOUN))
     mentions.sort(key=lambda m: m.pos)
-    return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
+    doc = replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
+    return replace(doc, genders=_genders(doc))
+
+
+def _short_forms(
+    doc: _Doc, org_names: frozenset[str], surnames: dict[str, list[tuple[int, str]]]
+) -> dict[str, str]:
+    """The first or last word of an organisation's name that may stand for it alone
+    (``Ferncliff`` for ``Ferncliff Labs``, ``Albion`` for ``Northgate Albion``): not a word
+    for a kind of body, a title, a common word or a person's surname, and shared by no other
+    organisation."""
+    out: dict[str, str] = {}
+    clashes: set[str] = set()
+    for name in sorted(org_names):
+        words = name.split()
+        if len(words) < 2:
+            continue
+        for w in {words[0], words[-1]}:
+            low = w.lower()
+            if (
+                not w[:1].isupper()
+                or low in _ORG_WORDS
+                or low in _TITLES
+                or low in _STOP
+                or low in _PARTICLES
+                or low in doc.lower_words
+                or w in surnames
+            ):
+                continue
+            if out.get(w, name) != name:
+                clashes.add(w)
+            out[w] = name
+    return {w: n for w, n in out.items() if w not in clashes}
+
+
+def _opens_sentence(doc: _Doc, m: _Mention) -> bool:
+    """Whether a name is its sentence's subject by position: only capitalised words and titles
+    before it (``Party leader Anna Berg``), not ``Asked about Berg``."""
+    start = doc.sent_starts[m.sent]
+    k = doc.tok_at(m.pos) - 1
+    while k >= 0 and doc.toks[k].start >= start:
+        t = doc.toks[k]
+        if not (t.is_word and (t.is_cap or t.lower in _TITLES)):
+            return False
+        k -= 1
+    return True
+
+
+def _genders(doc: _Doc) -> dict[str, str]:
+    """The gender of the people named, from a title before a name (``Ms``, ``Mr``) or from the
+    first he/she/his/her of a sentence whose only person named before it is its subject, or, if
+    it names nobody before the pronoun, the subject and only person of the sentence before."""
+    votes: dict[str, dict[str, int]] = {}
+    for m in doc.mentions:
+        if m.kind is _Mentioned.PERSON:
+            title = doc.toks[doc.tok_at(m.pos)].lower.rstrip(".")
+            if title in _GENDER_TITLES:
+                g = _GENDER_TITLES[title]
+                votes.setdefault(m.name, {}).setdefault(g, 0)
+                votes[m.name][g] += 3
+    done: set[int] = set()
+    for t in doc.toks:
+        if t.quote >= 0 or t.lower not in _GENDERED:
+            continue
+        sent = doc.sent_of(t.start)
+        if sent in done:
+            continue
+        done.add(sent)
+        lo = bisect_left(doc.mention_pos, doc.sent_starts[sent])
+        hi = bisect_left(doc.mention_pos, t.start)
+        before = doc.mentions[max(lo, hi - _MAX_ITEMS) : hi]
+        if not before and sent > 0:
+            lo = bisect_left(doc.mention_pos, doc.sent_starts[sent - 1])
+            before = doc.mentions[max(lo, hi - _MAX_ITEMS) : hi]
+        people = [m for m in before if m.kind is not _Mentioned.ORG]
+        if not people or len({m.name for m in people}) > 1:
+            continue
+        if people[0].kind is _Mentioned.PERSON and _opens_sentence(doc, people[0]):
+            g = _GENDERED[t.lower]
+            votes.setdefault(people[0].name, {}).setdefault(g, 0)
+            votes[people[0].name][g] += 1
+    out: dict[str, str] = {}
+    for name, v in votes.items():
+        he, she = v.get("he", 0), v.get("she", 0)
+        if he != she:
+            out[name] = "he" if he > she else "she"
+    return out
+
+
+def _agrees(doc: _Doc, name: str, pronoun: str) -> bool:
+    """Whether ``he``/``she`` may point at ``name`` (no pronoun, or gender unknown: yes)."""
+    gender = doc.genders.get(name)
+    return not pronoun or gender is None or gender == pronoun
 
 
 def _titles_before(
@@ -918,12 +1062,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     cut = len(toks)
     for k, t in enumerate(toks):
         if k > 0 and t.lower in _PREPOSITIONS and t.word[0].islower():
-            joined = (
-                t.lower == "of"
-                and (toks[k - 1].lower in _ORG_WORDS or toks[k - 1].lower in _TITLES)
-                and k + 1 < len(toks)
-                and toks[k + 1].is_cap
-            )
+            joined = _links_name(toks[k - 1], t) and k + 1 < len(toks) and toks[k + 1].is_cap
             if not joined:
                 cut = k
                 break
@@ -938,12 +1077,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
                 break
             k -= 1
             continue
-        if (
-            t.lower == "of"
-            and k < len(head)
-            and k >= 2
-            and (head[k - 2].lower in _ORG_WORDS or head[k - 2].lower in _TITLES)
-        ):
+        if k < len(head) and k >= 2 and _links_name(head[k - 2], t):
             k -= 1
             continue
         break
@@ -959,10 +1093,15 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
             or words[0].lower() in _COMMON_SUBJECTS
             or (sentence_initial and k == 0 and cut < len(toks))
         )
-        if not (det == "the" and single and not _is_org_name(words)) and not common:
+        # "the watchdog group SafeLine": a body named after its kind.
+        kind_before = k >= 2 and head[k - 1].word[0].islower() and head[k - 1].lower in _ORG_NOUNS
+        if single and words[0] in doc.org_short and not common:
+            words, kind_before = doc.org_short[words[0]].split(), True
+        bare = det == "the" and single and not _is_org_name(words) and not kind_before
+        if not bare and not common:
             if single and words[0].lower() in _PARTICLES:
                 words = [words[0].lower(), *words[1:]]
-            org = _is_org_name(words) or " ".join(words) in doc.org_names
+            org = kind_before or _is_org_name(words) or " ".join(words) in doc.org_names
             person = not org and (
                 not single
                 or _name_key(words) in doc.surnames
@@ -991,7 +1130,11 @@ def _describes_subject(toks: Sequence[_Tok], r: int) -> bool:
     subject follows (``the plan that the minister``)."""
     if not (0 < r < len(toks) - 1 and len(toks) <= 12 and toks[0].lower in _INDEFINITE):
         return False
-    if toks[r].lower not in ("who", "that") or any(t.is_cap for t in toks[1:r]):
+    if toks[r].lower not in ("who", "that"):
+        return False
+    if toks[r - 1].is_cap and not _place_before(toks, r - 1):
+        # "a lawyer for Anna Berg who …" may describe Anna Berg; "a former Halvorsen engineer who"
+        # and "a nurse in Marlow who" (a lower-case noun, or a place) describe the speaker.
         return False
     nxt = toks[r + 1]
     return (
@@ -1003,6 +1146,14 @@ def _describes_subject(toks: Sequence[_Tok], r: int) -> bool:
     )
 
 
+def _place_before(toks: Sequence[_Tok], k: int) -> bool:
+    """Whether the capitalised run ending at ``k`` follows a preposition of place (``a nurse
+    in Marlow``): a place, not a person the clause after it could describe."""
+    while k > 0 and toks[k].is_cap:
+        k -= 1
+    return k > 0 and toks[k].lower in _PLACE_PREPOSITIONS
+
+
 def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
     """``… infuriated the visiting fans, who chanted``: the noun phrase before ``who``."""
     start = 0
@@ -1010,7 +1161,11 @@ def _antecedent_np(doc: _Doc, part: Sequence[_Tok]) -> _Ref | None:
         if (
             t.lower in _RELATIVES
             or t.lower in _REPORTING
-            or (t.word[0].islower() and t.lower.endswith("ed"))
+            or (
+                t.word[0].islower()
+                and t.lower.endswith("ed")
+                and not _participle_phrase(part, k)  # "an agent involved in the talks"
+            )
         ):
             start = k + 1
     dets = [k for k, t in enumerate(part[start:], start) if t.lower in _DETERMINERS]
@@ -1110,16 +1265,17 @@ def _resolve(doc: _Doc, ref: _Ref | None, depth: int = 0) -> str | None:
         return _canonical(doc, ref.text.split(), ref.pos)
     if ref.kind is _RefKind.PRONOUN:
         if ref.text in _PERSON_PRONOUNS:
-            found = _person_before(doc, ref.pos, depth)
+            found = _person_before(doc, ref.pos, depth, ref.text)
             return found[1] if found else None
         org = _org_before(doc, ref.pos, 3)
         return org[1] if org else None
     return _resolve_description(doc, ref, depth)
 
 
-def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
+def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[int, str] | None:
     """The person a ``he``/``she`` at ``pos`` most likely means: the subject of a reporting verb
-    in the nearest earlier sentence that has one, else that sentence's first named person."""
+    in the nearest earlier sentence that has one, else that sentence's first named person; for
+    a ``pronoun``, only people whose known gender agrees with it."""
     if depth > 4:
         return None
     sent = doc.sent_of(pos)
@@ -1139,25 +1295,40 @@ def _person_before(doc: _Doc, pos: int, depth: int) -> tuple[int, str] | None:
                 and not ref.org
                 and (ref.person or _is_surname_only(ref.text.split()))
             ):
-                return actor.pos, _canonical(doc, ref.text.split(), ref.pos)
-            if ref.kind is _RefKind.PRONOUN and ref.text in _PERSON_PRONOUNS:
-                return _person_before(doc, ref.pos, depth + 1)
-            if ref.kind is _RefKind.DESC and _is_bare(ref) and not _is_org_noun(ref):
-                name = _resolve_description(doc, ref, depth + 1)
-                if name is not None:
+                name = _canonical(doc, ref.text.split(), ref.pos)
+                if _agrees(doc, name, pronoun):
                     return actor.pos, name
+                continue
+            if ref.kind is _RefKind.PRONOUN and ref.text in _PERSON_PRONOUNS:
+                if pronoun and ref.text != pronoun:
+                    continue
+                return _person_before(doc, ref.pos, depth + 1, pronoun)
+            if (
+                ref.kind is _RefKind.DESC
+                and _is_bare(ref)
+                and not _is_org_noun(ref)
+                and not _is_plural(ref.text.split()[-1])  # "the negotiations" is nobody
+            ):
+                described = _resolve_description(doc, ref, depth + 1)
+                if described is not None and _agrees(doc, described, pronoun):
+                    return actor.pos, described
         mentions: list[_Mention] = []
         while m_i >= 0 and doc.mentions[m_i].sent >= s and m_i > m_hi - _MAX_ITEMS:
             if doc.mentions[m_i].sent == s:
                 mentions.append(doc.mentions[m_i])
             m_i -= 1
         mentions.reverse()
-        people = [m for m in mentions if m.kind is not _Mentioned.ORG]
+        people = [
+            m
+            for m in mentions
+            if (m.kind is _Mentioned.PERSON and _agrees(doc, m.name, pronoun))
+            or (m.kind is _Mentioned.PRONOUN and (not pronoun or m.name == pronoun))
+        ]
         if people:
             plain = [m for m in people if not m.possessive] or people
             first = plain[0]
             if first.kind is _Mentioned.PRONOUN:
-                return _person_before(doc, first.pos, depth + 1)
+                return _person_before(doc, first.pos, depth + 1, pronoun)
             return first.pos, first.name
     return None
 
@@ -1209,6 +1380,12 @@ def _other_body(name: str, head: str) -> bool:
 def _is_bare(ref: _Ref) -> bool:
     words = ref.text.split()
     return len(words) == 2 and words[0].lower() == "the"
+
+
+def _is_plural(word: str) -> bool:
+    """A plural noun by its ending (``negotiations``, ``parents``; not ``boss``, ``virus``)."""
+    w = word.lower()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is"))
 
 
 def _is_org_noun(ref: _Ref) -> bool:
@@ -1265,7 +1442,13 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
         named = _org_before(doc, ref.pos, _MAX_SENTENCES, head)
     else:
         named = _person_before(doc, ref.pos, depth + 1)
-    if antecedent is not None and (named is None or antecedent[0] > named[0]):
+    # The description wins over a person named later in its own sentence, who is more likely
+    # the subject of what was reported ("An agent …, said Hale had asked").
+    if antecedent is not None and (
+        named is None
+        or antecedent[0] > named[0]
+        or doc.sent_of(antecedent[0]) == doc.sent_of(named[0])
+    ):
         return antecedent[1]
     if named is not None:
         return named[1]

@@ -573,6 +573,101 @@ def test_snippet_spans_point_at_the_matched_words(
         assert out[x:y].strip() and " ".join(out[x:y].split()) in wanted
 
 
+# -- descriptions, organisations and pronouns ----------------------------------------------
+
+
+def test_inverted_description_with_a_capitalised_word_keeps_its_relative_clause() -> None:
+    q = _one("“The fix was never tested,” said a former Halvorsen engineer who left last year.")
+    assert q.speaker == "a former Halvorsen engineer who left last year"
+    q = _one("“Nobody called us back,” said a teacher in Marlow who asked not to be named.")
+    assert q.speaker == "a teacher in Marlow who asked not to be named"
+
+
+def test_participle_description_before_who_is_not_cut_to_its_object() -> None:
+    text = (
+        "Marta Lind chaired the meeting. An adviser involved in the talks, who asked not to be "
+        "named, said the offer was low. “It will not last,” the adviser said."
+    )
+    assert _one(text).speaker == "an adviser involved in the talks"
+
+
+def test_description_wins_over_a_name_later_in_its_own_sentence() -> None:
+    text = (
+        "Graham Tull wrote to fans. An agent involved in the talks, who asked not to be named, "
+        "said Vale had first asked for more. “Both sides walked away,” the agent said."
+    )
+    start = text.index("Vale")
+    hint = [Entity("PERSON", start, start + 4, "Vale")]  # a club the model took for a person
+    assert _one(text, hint).speaker == "an agent involved in the talks"
+
+
+def test_plural_description_is_not_a_person() -> None:
+    text = (
+        "Marta Lind chaired the meeting. An agent was at the hearing. The negotiators, who asked "
+        "for more time, left early. “We are close,” the agent said."
+    )
+    assert _one(text).speaker == "an agent"
+
+
+def test_name_with_a_plural_verb_is_an_organisation_and_its_short_form_too() -> None:
+    text = (
+        "Northgate Albion have sold their ground to a developer. Albion manager Petra Voss "
+        "called it a sad day. “The decision was not taken lightly,” the club said."
+    )
+    assert _one(text).speaker == "Northgate Albion"
+
+
+def test_short_form_of_an_organisation_links_back_to_its_full_name() -> None:
+    text = (
+        "Ferncliff Labs, the maker of the sensors, recalled them on Monday. The watchdog group "
+        "SafeLine criticised the delay. Ferncliff said it was reviewing the data. "
+        "“We take this seriously,” the company said."
+    )
+    assert _one(text).speaker == "Ferncliff Labs"
+    assert _one("Ferncliff Labs recalled the sensors. “Sorry,” Ferncliff said.").speaker == (
+        "Ferncliff Labs"
+    )
+
+
+def test_organisation_named_after_its_kind_is_the_name() -> None:
+    text = "The consumer group SafeLine called the plan “a gamble with people’s homes”."
+    q = _one(text)
+    assert (q.speaker, q.full) == ("SafeLine", False)
+
+
+def test_body_named_with_for_is_one_name() -> None:
+    text = (
+        "Brightwell Home recalled the heaters. The Office for Product Safety said it had reports "
+        "of fires. “This should not happen,” the regulator said."
+    )
+    assert _one(text).speaker == "Office for Product Safety"
+
+
+def test_he_and_she_agree_with_the_person_they_point_at() -> None:
+    intro = (
+        "Mara Quist, a teacher, said the school had ignored her letters. Tom Berry, the head, "
+        "said he would reply within a week. At a meeting, Quist handed Berry a petition. "
+    )
+    assert _one(intro + "“I will read every name,” he told her.").speaker == "Tom Berry"
+    assert _one(intro + "“Read every name,” she told him.").speaker == "Mara Quist"
+
+
+def test_titles_give_the_gender_of_a_name() -> None:
+    text = (
+        "Ms Ana Ruiz and Mr Ben Cole met on Friday. Later Ruiz thanked Cole for coming. "
+        "“It was worth the trip,” he said."
+    )
+    assert _one(text).speaker == "Ben Cole"
+
+
+def test_pronoun_after_asked_about_someone_does_not_take_their_gender() -> None:
+    text = (
+        "Sara Lunde, the union leader, walked out. Minister Karl Eide urged talks. Asked about "
+        "Lunde, he said: “She has a job to do.” Lunde did not reply. “Enough,” she said."
+    )
+    assert [q.speaker for q in extract_quotes(text)] == ["Karl Eide", "Sara Lunde"]
+
+
 # -- the annotated set -------------------------------------------------------------------------
 
 
