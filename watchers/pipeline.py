@@ -243,6 +243,7 @@ class Engine:
     ) -> list[Found]:
         """Leave out a hit whose story already went to that chat from another feed."""
         out = []
+        new_ids = set(ids)
         memory: dict[int, list[StoryFingerprint]] = {}
         for f in found:
             chat = self._watchlist_chat.get(f.match.watchlist_id)
@@ -254,7 +255,7 @@ class Engine:
                     for article_id, story, queued in self.store.recent_stories(
                         chat, now - STORY_MEMORY
                     )
-                    if queued and article_id not in ids
+                    if queued and article_id not in new_ids
                 ]
             mine = StoryFingerprint.from_str(f.story)
             if any(same_story(mine, seen) for seen in memory[chat]):
@@ -280,9 +281,13 @@ class Engine:
         texts: dict[int, str] = {}
         if full_text:
             wanted = sorted({i for i, _ in matched})
-            pages = await asyncio.gather(
-                *(self._full_text(articles[i], ids[i] if ids else None) for i in wanted)
-            )
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def page(i: int) -> str | None:
+                async with gate:
+                    return await self._full_text(articles[i], ids[i] if ids else None)
+
+            pages = await asyncio.gather(*(page(i) for i in wanted))
             texts = {i: text for i, text in zip(wanted, pages, strict=True) if text}
         return await asyncio.to_thread(self._describe, articles, analyses, matched, texts)
 
