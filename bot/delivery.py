@@ -93,7 +93,11 @@ def queue_digests(
         decisions = {
             w.id: decide_delivery(chat, w, now, forced=forced) for w in watchlists.values()
         }
-        hits = [h for h in store.pending_hits(chat_id) if decisions[h.watchlist_id].send]
+        hits = [
+            h
+            for h in store.pending_hits(chat_id, include_held=forced)
+            if h.watchlist_id in decisions and decisions[h.watchlist_id].send
+        ]
         for composed in compose_digests(
             chat_id,
             hits,
@@ -115,6 +119,7 @@ def queue_digests(
                     buttons=digest_buttons(watchlist_id),
                 )
             )
+            store.hold_hits(composed.held)
             store.mark_digest_queued(watchlist_id, now)
     return queued
 

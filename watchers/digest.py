@@ -25,11 +25,13 @@ from watchers.schedule import (
 
 @dataclass(frozen=True, slots=True)
 class ComposedDigest:
-    """A digest and the hits it carries (watchlist id, article id); ``more`` stay pending."""
+    """A digest and the hits it carries (watchlist id, article id). The stories past its
+    ``max_items`` (``more`` of them, whose hits are ``held``) wait for ``/digest more``."""
 
     digest: Digest
     hits: tuple[tuple[int, int], ...]
     more: int = 0
+    held: tuple[tuple[int, int], ...] = ()
 
 
 def _relevance(hit: PendingHit) -> tuple[int, int, float]:
@@ -102,6 +104,7 @@ def compose_digests(
                 digest=digest,
                 hits=tuple((h.watchlist_id, h.article_id) for g in chosen for h in g),
                 more=len(stories) - len(chosen),
+                held=tuple((h.watchlist_id, h.article_id) for g in stories[max_items:] for h in g),
             )
         )
     return out

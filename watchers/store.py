@@ -130,6 +130,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE chats ADD COLUMN thread_id INTEGER;
     """,
+    # 4: stories past a digest's first ten wait for /digest more instead of going out at once
+    """
+    ALTER TABLE hits ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -224,8 +228,9 @@ class Storage(Protocol):
     def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]: ...
     def set_full_text(self, article_id: int, text: str | None, state: str) -> None: ...
     def full_text(self, article_id: int) -> tuple[str | None, str | None]: ...
-    def pending_hits(self, chat_id: int) -> list[PendingHit]: ...
+    def pending_hits(self, chat_id: int, *, include_held: bool = False) -> list[PendingHit]: ...
     def chats_with_pending_hits(self) -> list[int]: ...
+    def hold_hits(self, hits: Sequence[tuple[int, int]]) -> None: ...
 
     # watchlists
     def add_watchlist(self, chat_id: int, name: str, query: str, now: datetime) -> Watchlist: ...
@@ -602,15 +607,16 @@ class SqliteStorage:
         )
         return (rows[0][0], rows[0][1]) if rows else (None, None)
 
-    def pending_hits(self, chat_id: int) -> list[PendingHit]:
+    def pending_hits(self, chat_id: int, *, include_held: bool = False) -> list[PendingHit]:
+        """Hits not yet in a digest; held ones (past a digest's first items) only if asked."""
         rows = self._query(
             "SELECT hits.watchlist_id, hits.article_id, hits.detail, hits.created_at, hits.story, "
             "articles.* "
             "FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
             "JOIN articles ON articles.id=hits.article_id "
-            "WHERE w.chat_id=? AND hits.outbox_id IS NULL "
+            "WHERE w.chat_id=? AND hits.outbox_id IS NULL AND (hits.held=0 OR ?) "
             "ORDER BY hits.watchlist_id, hits.created_at, hits.article_id",
-            (chat_id,),
+            (chat_id, int(include_held)),
         )
         return [
             PendingHit(
@@ -627,10 +633,17 @@ class SqliteStorage:
     def chats_with_pending_hits(self) -> list[int]:
         rows = self._query(
             "SELECT DISTINCT w.chat_id FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
-            "JOIN chats c ON c.id=w.chat_id WHERE hits.outbox_id IS NULL AND c.active=1 "
-            "ORDER BY w.chat_id"
+            "JOIN chats c ON c.id=w.chat_id WHERE hits.outbox_id IS NULL AND hits.held=0 "
+            "AND c.active=1 ORDER BY w.chat_id"
         )
         return [r[0] for r in rows]
+
+    def hold_hits(self, hits: Sequence[tuple[int, int]]) -> None:
+        """These (watchlist, article) hits wait until the chat asks for them."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE hits SET held=1 WHERE watchlist_id=? AND article_id=?", list(hits)
+            )
 
     # -- watchlists ---------------------------------------------------------------------------
 
@@ -859,7 +872,7 @@ class SqliteStorage:
         cutoff = _ts(older_than)
         with self._tx() as db:
             db.execute(
-                "DELETE FROM hits WHERE created_at<? AND outbox_id IS NOT NULL",
+                "DELETE FROM hits WHERE created_at<? AND (outbox_id IS NOT NULL OR held=1)",
                 (cutoff,),
             )
             db.execute(

@@ -250,3 +250,42 @@ async def test_chats_hear_once_when_a_feed_keeps_failing(
     [message] = engine.store.due_outbox(T0 + timedelta(days=30))
     assert f"Wire Dead</b> has failed {WARN_AFTER_FAILURES} times in a row" in message.text
     assert "503" in message.text
+
+
+async def test_stories_past_the_first_ten_wait_for_digest_more(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    feeds.publish("/a.xml", rss([]))
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    engine.add_watchlist(CHAT, "Embassies", "embassy", T0)
+    await engine.run_cycle(T0)
+    titles = [
+        "Oslo embassy reopens after long renovation",
+        "Lima protesters gather outside embassy gates",
+        "Quito court rules on embassy asylum case",
+        "Hanoi trade fair draws embassy delegations",
+        "Dakar embassy hires local language teachers",
+        "Riga drone sighting closes embassy district",
+        "Sofia embassy cyberattack blamed on criminals",
+        "Accra embassy hosts jazz festival evening",
+        "Tunis flooding damages embassy archive",
+        "Minsk embassy staff expelled in spy row",
+        "Doha embassy opens visa centre for students",
+        "Baku embassy marks national day with parade",
+    ]
+    items = [
+        {"title": t, "guid": f"e-{i}", "link": f"https://wire.example/{i}"}
+        for i, t in enumerate(titles)
+    ]
+    feeds.publish("/a.xml", rss(items))
+    assert (await engine.run_cycle(T0 + timedelta(minutes=1))).hits == 12
+    now = T0 + timedelta(minutes=2)
+    assert queue_digests(engine.store, now) == 1
+    [first] = engine.store.due_outbox(now)
+    assert "12 new stories" in first.text and first.text.endswith("+2 more: /digest_more")
+    assert first.text.count("</a></b>") == 10
+    assert queue_digests(engine.store, now + timedelta(minutes=1)) == 0  # the rest wait
+    later = now + timedelta(minutes=1)
+    assert queue_digests(engine.store, later, chat_ids=[CHAT], forced=True) == 1  # /digest more
+    second = engine.store.due_outbox(now + timedelta(minutes=1))[-1]
+    assert "2 new stories" in second.text and second.text.count("</a></b>") == 2
