@@ -87,7 +87,6 @@ async def open_services(
         concurrency=config.polling.concurrency,
         interval=config.polling.interval,
         baseline_new_feeds=baseline_new_feeds,
-        quotes_per_article=config.digest.quotes_per_article,
     )
     loaded = engine.load_watchlists()
     # The compiled watchlists live as long as the process: keep the collector off them.

@@ -92,7 +92,6 @@ class Engine:
         concurrency: int = 8,
         interval: float = 900.0,
         baseline_new_feeds: bool = True,
-        quotes_per_article: int = 1,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -101,7 +100,6 @@ class Engine:
         self.concurrency = concurrency
         self.interval = timedelta(seconds=interval)
         self.baseline_new_feeds = baseline_new_feeds
-        self.quotes_per_article = quotes_per_article
         self._watchlist_chat: dict[int, int] = {}
         self._chat_watchlists: dict[int, set[int]] = {}
         self._paused: set[int] = set()
