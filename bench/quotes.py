@@ -13,7 +13,9 @@ Reads the annotated articles in ``tests/data/quotes/*.json`` and prints one JSON
 - ``held_out_3`` (and ``held_out_3_entities``): the articles named ``heldout3_*.json``, written,
   annotated and committed before the extractor was run on them, after the fixes for set 2;
 - ``held_out_4`` (and ``held_out_4_entities``): the articles named ``heldout4_*.json``, written,
-  annotated and committed before the extractor was run on them, before the fixes for set 3.
+  annotated and committed before the extractor was run on them, before the fixes for set 3;
+- ``held_out_5`` (and ``held_out_5_entities``): the articles named ``heldout5_*.json``, written,
+  annotated and committed before the extractor was run on them, before the fixes for set 4.
 
 The development set is every article whose name starts with none of the held-out prefixes.
 
@@ -110,7 +112,7 @@ class Score:
         }
 
 
-HELD_OUT_PREFIXES = ("heldout_", "heldout2_", "heldout3_", "heldout4_")
+HELD_OUT_PREFIXES = ("heldout_", "heldout2_", "heldout3_", "heldout4_", "heldout5_")
 
 
 def load_articles(
@@ -264,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_2 = load_articles(held_out=True, prefix="heldout2_")
     held_3 = load_articles(held_out=True, prefix="heldout3_")
     held_4 = load_articles(held_out=True, prefix="heldout4_")
+    held_5 = load_articles(held_out=True, prefix="heldout5_")
     spacy_extract = None if args.no_spacy else with_spacy()
     modes: list[tuple[str, Sequence[Article], Extractor | None]] = [
         ("plain", dev, plain),
@@ -276,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("held_out_3_entities", held_3, spacy_extract),
         ("held_out_4", held_4, plain),
         ("held_out_4_entities", held_4, spacy_extract),
+        ("held_out_5", held_5, plain),
+        ("held_out_5_entities", held_5, spacy_extract),
     ]
     for mode, articles, extract in modes:
         if extract is None or not articles or (args.mode and mode not in args.mode):
