@@ -25,14 +25,18 @@ How it works, in order:
    turned into a full stop (``“The trouble,” she says, “is that …”`` joins without the comma).
 4. **Speakers.** The subject of the reporting verb is read from comma-separated parts
    (appositives, relative clauses, ages and participle phrases are told apart), titles before a
-   name and honours after it (``Prosecutor``, ``KC``) are dropped, and a name found at the head
-   of a phrase wins over a description. Surnames resolve to the full name seen in the text;
-   ``he``/``she`` and bare descriptions (``the judge``, ``the 31-year-old``) resolve to the
-   person who was the subject of the nearest earlier sentence (for ``he``/``she``, one whose
-   gender, when the text shows it by ``Mr``/``Ms`` or by an earlier he/she/his/her of which that
-   person was the only possible antecedent, agrees; a plural such as ``the negotiations`` is
-   nobody); ``the company``/``they`` to the latest organisation (never to a body of another
-   kind, such as a ministry, for ``the company``, nor to a lone name not known to be a body);
+   name (hyphenated ones too: ``Vice-Chancellor``, ``Ex-President``) and honours after it
+   (``Prosecutor``, ``KC``) are dropped, and a name found at the head of a phrase wins over a
+   description. Surnames resolve to the full name seen in the text; ``he``/``she`` and bare
+   descriptions (``the judge``, ``the 31-year-old``) resolve to the person who was the subject
+   of the nearest earlier sentence (for ``he``/``she``, one whose gender, when the text shows
+   it by ``Mr``/``Ms`` or by an earlier he/she/his/her of which that person was the only
+   possible antecedent, agrees: the subject by position, also after an opening description
+   such as ``The researcher, X,``, or of a reporting verb before the pronoun, as in ``At the
+   centre, X, 71, said she``; a pronoun in the person's own sentence outweighs one in the
+   sentence after; a plural such as ``the negotiations`` is nobody); ``the company``/``they``
+   to the latest organisation (never to a body of another kind, such as a ministry, for ``the
+   company``, nor to a lone name not known to be a body);
    ``the diplomat`` to an earlier ``a … diplomat …`` when that is closer than any named person,
    and ``the party figure`` to an earlier ``a … figure …`` that mentions the party; ``a judge``
    (in ``by a judge who said``) to the person named next with that title (``Judge Alun Rees``).
@@ -237,6 +241,8 @@ _NP_STOP = _words(
     although but and or if
     """
 )
+# Prefixes that make a compound title of a title ("Vice-Chancellor", "Ex-President").
+_TITLE_PREFIXES = _words("vice pro ex co")
 _ABBREVIATIONS = _words(
     "dr mr mrs ms mx prof st gen sen rep gov col capt lt sgt rev jr sr no vs etc inc ltd co corp mt"
 )
@@ -265,6 +271,8 @@ _MAX_AFTER = 40  # tokens scanned after a quote for its attribution
 _MAX_SENTENCES = 8  # sentences scanned back to resolve a pronoun or description
 _MAX_ANTECEDENT = 400  # tokens scanned back for "a … diplomat" when resolving "the diplomat"
 _MAX_PARAGRAPHS = 12  # paragraphs one quotation may run over
+_MAX_DESC_HEAD = 11  # tokens of a description's noun phrase before its "who"
+_MAX_DESC_CLAUSE = 12  # tokens of the clause after that "who"
 _MAX_ITEMS = 100  # names or speakers looked at to resolve one pronoun or description
 
 
@@ -585,6 +593,21 @@ def _is_suffix(word: str) -> bool:
     return word.lower() in _SUFFIXES or (word.isupper() and word.lower() in _POST_NOMINALS)
 
 
+def _is_title(word: str) -> bool:
+    """A title before a name, hyphenated ones included (``Vice-Chancellor``,
+    ``Pro-Vice-Chancellor``, ``Ex-President``): every part a title or a title's prefix, the
+    last a title."""
+    low = word.rstrip(".").lower()
+    if low in _TITLES or word.lower() in _TITLES:
+        return True
+    parts = low.split("-")
+    return (
+        len(parts) > 1
+        and parts[-1] in _TITLES
+        and all(w in _TITLES or w in _TITLE_PREFIXES for w in parts[:-1])
+    )
+
+
 def _strip_title(words: list[str]) -> list[str]:
     """Drop leading stop words and any titles before a name ("Swiss Foreign Minister ..."),
     and a generational suffix after it ("Jr")."""
@@ -594,7 +617,7 @@ def _strip_title(words: list[str]) -> list[str]:
         words = words[1:]
     last_title = -1
     for i, w in enumerate(words[:-1]):
-        if w.lower() in _TITLES:
+        if _is_title(w):
             last_title = i
     rest = words[last_title + 1 :]
     if last_title >= 0 and not _is_org_name(rest):
@@ -619,7 +642,7 @@ def _links_name(before: _Tok, t: _Tok) -> bool:
     (``Chamber of Commerce``, ``Secretary of State``), ``for`` after a body (``Institute for
     Fiscal Studies``)."""
     if t.lower == "of":
-        return before.lower in _ORG_WORDS or before.lower in _TITLES
+        return before.lower in _ORG_WORDS or _is_title(before.word)
     return t.lower == "for" and before.is_cap and before.lower in _ORG_WORDS
 
 
@@ -844,8 +867,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if t.quote < 0 and t.lower in _PERSON_PRONOUNS:
             mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, _Mentioned.PRONOUN))
     mentions.sort(key=lambda m: m.pos)
-    doc = replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
-    return replace(doc, genders=_genders(doc))
+    return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
 
 
 def _short_forms(
@@ -866,7 +888,7 @@ def _short_forms(
             if (
                 not w[:1].isupper()
                 or low in _ORG_WORDS
-                or low in _TITLES
+                or _is_title(w)
                 or low in _STOP
                 or low in _PARTICLES
                 or low in doc.lower_words
@@ -881,15 +903,31 @@ def _short_forms(
 
 def _opens_sentence(doc: _Doc, m: _Mention) -> bool:
     """Whether a name is its sentence's subject by position: only capitalised words and titles
-    before it (``Party leader Anna Berg``), not ``Asked about Berg``."""
+    before it (``Party leader Anna Berg``), or a short description set off by a comma (``Her
+    neighbour, Gary Pruitt,``), not ``Asked about Berg``."""
     start = doc.sent_starts[m.sent]
     k = doc.tok_at(m.pos) - 1
+    if k >= 1 and doc.toks[k].word == "," and _appositive_opening(doc, start, k):
+        return True
     while k >= 0 and doc.toks[k].start >= start:
         t = doc.toks[k]
-        if not (t.is_word and (t.is_cap or t.lower in _TITLES)):
+        if not (t.is_word and (t.is_cap or _is_title(t.word))):
             return False
         k -= 1
     return True
+
+
+def _appositive_opening(doc: _Doc, start: int, comma: int) -> bool:
+    """Whether the tokens from ``start`` to the comma at ``comma`` are a short description that
+    opens the sentence: a determiner and a few lower-case words (``The researcher``)."""
+    lo = doc.tok_at(start)
+    words = doc.toks[lo:comma]
+    return (
+        1 < len(words) <= 4
+        and words[0].lower in _DETERMINERS
+        and all(t.is_word and t.quote < 0 and t.word[0].islower() for t in words[1:])
+        and all(t.lower not in _REPORTING and t.lower not in _PREPOSITIONS for t in words[1:])
+    )
 
 
 def _genders(doc: _Doc) -> dict[str, str]:
@@ -903,34 +941,73 @@ def _genders(doc: _Doc) -> dict[str, str]:
             if title in _GENDER_TITLES:
                 g = _GENDER_TITLES[title]
                 votes.setdefault(m.name, {}).setdefault(g, 0)
-                votes[m.name][g] += 3
+                votes[m.name][g] += 5
     done: set[int] = set()
+    looked_back: set[int] = set()
     for t in doc.toks:
         if t.quote >= 0 or t.lower not in _GENDERED:
             continue
         sent = doc.sent_of(t.start)
         if sent in done:
             continue
-        done.add(sent)
         lo = bisect_left(doc.mention_pos, doc.sent_starts[sent])
         hi = bisect_left(doc.mention_pos, t.start)
         before = doc.mentions[max(lo, hi - _MAX_ITEMS) : hi]
+        if before:
+            done.add(sent)
+        else:
+            # A pronoun before anyone in its sentence ("Her neighbour, Gary Pruitt, … his"):
+            # the sentence before, once; a later pronoun may still follow a name of its own.
+            if sent in looked_back:
+                continue
+            looked_back.add(sent)
+        # A pronoun in the person's own sentence outweighs one in the sentence after it.
+        weight = 2 if before else 1
         if not before and sent > 0:
             lo = bisect_left(doc.mention_pos, doc.sent_starts[sent - 1])
             before = doc.mentions[max(lo, hi - _MAX_ITEMS) : hi]
         people = [m for m in before if m.kind is not _Mentioned.ORG]
         if not people or len({m.name for m in people}) > 1:
             continue
-        if people[0].kind is _Mentioned.PERSON and _opens_sentence(doc, people[0]):
+        if people[0].kind is _Mentioned.PERSON and (
+            _opens_sentence(doc, people[0]) or _speaks_before(doc, people[0], t.start)
+        ):
             g = _GENDERED[t.lower]
             votes.setdefault(people[0].name, {}).setdefault(g, 0)
-            votes[people[0].name][g] += 1
+            votes[people[0].name][g] += weight
     out: dict[str, str] = {}
     for name, v in votes.items():
         he, she = v.get("he", 0), v.get("she", 0)
         if he != she:
             out[name] = "he" if he > she else "she"
     return out
+
+
+def _speaks_before(doc: _Doc, m: _Mention, pos: int) -> bool:
+    """Whether the person named at ``m`` is, in that sentence, the subject of a reporting verb
+    that comes before ``pos`` (``The researcher, Dr Priya Raman, said she``, ``At the centre,
+    Maureen Tate, 71, said she``): the subject by grammar where it is not by position."""
+    first = bisect_left(doc.actor_pos, m.pos)
+    end = doc.tok_at(pos)
+    for a in range(first, min(len(doc.actors), first + _MAX_ITEMS)):
+        actor = doc.actors[a]
+        if actor.pos >= pos:
+            break
+        if actor.sent != m.sent:
+            break
+        ref = actor.ref
+        if (
+            ref.kind is _RefKind.NAME
+            and not ref.org
+            and _canonical(doc, ref.text.split(), ref.pos) == m.name
+        ):
+            # The verb: the first reporting word after the subject, before the pronoun.
+            k = doc.tok_at(ref.pos)
+            stop = min(end, k + _MAX_CLAUSE)
+            while k < stop and doc.toks[k].lower not in _REPORTING:
+                k += 1
+            return k < stop
+    return False
 
 
 def _agrees(doc: _Doc, name: str, pronoun: str) -> bool:
@@ -949,10 +1026,10 @@ def _titles_before(
         for w in words:
             if w == stripped[0]:
                 break
-            if w.rstrip(".").lower() in _TITLES:
+            if _is_title(w):
                 out.append(w.rstrip(".").lower())
     prev = toks[i - 1] if i > 0 else None
-    if prev is not None and prev.quote < 0 and prev.word[0].islower() and prev.lower in _TITLES:
+    if prev is not None and prev.quote < 0 and prev.word[0].islower() and _is_title(prev.word):
         out.append(prev.lower)
     return out
 
@@ -966,7 +1043,8 @@ def _with_actors(doc: _Doc) -> _Doc:
         if ref is not None:
             actors.append(_Actor(ref.pos, doc.sent_of(ref.pos), ref))
     actors.sort(key=lambda a: a.pos)
-    return replace(doc, actors=tuple(actors), actor_pos=tuple(a.pos for a in actors))
+    doc = replace(doc, actors=tuple(actors), actor_pos=tuple(a.pos for a in actors))
+    return replace(doc, genders=_genders(doc))
 
 
 def _canonical(doc: _Doc, words: Sequence[str], pos: int) -> str:
@@ -1128,7 +1206,11 @@ def _describes_subject(toks: Sequence[_Tok], r: int) -> bool:
     """Whether the relative word at ``r`` opens a clause describing the noun phrase before it
     that is itself the subject (``a diplomat who asked not to be named``), and not one whose
     subject follows (``the plan that the minister``)."""
-    if not (0 < r < len(toks) - 1 and len(toks) <= 12 and toks[0].lower in _INDEFINITE):
+    # The noun phrase and the clause are bounded each on its own, so that a long head (``a
+    # manager at the Kestrel Line shipping company``) still keeps a short clause after it.
+    if not (0 < r <= _MAX_DESC_HEAD and r < len(toks) - 1 and toks[0].lower in _INDEFINITE):
+        return False
+    if len(toks) - r - 1 > _MAX_DESC_CLAUSE:
         return False
     if toks[r].lower not in ("who", "that"):
         return False

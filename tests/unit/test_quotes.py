@@ -688,3 +688,43 @@ def test_snippet_of_a_long_article_is_cut_at_both_ends_around_the_match() -> Non
     assert len(out) <= 122
     [(a, b)] = spans
     assert out[a:b] == "embassy"
+
+
+def test_hyphenated_titles_are_dropped_from_the_name() -> None:
+    text = "Vice-Chancellor Amelia Stroud said the campus would reopen. “We are ready,” she said."
+    assert _one(text).speaker == "Amelia Stroud"
+    text = "Pro-Vice-Chancellor Owen Tully spoke first. “The rules are clear,” Tully said."
+    assert _one(text).speaker == "Owen Tully"
+    text = "“It was a mistake,” said Ex-President Tomas Vrana."
+    assert _one(text).speaker == "Tomas Vrana"
+
+
+def test_long_description_keeps_its_relative_clause() -> None:
+    text = (
+        "“The pumps fail every winter,” said a technician at the Westmoor water treatment works "
+        "who has repaired them twice this year."
+    )
+    assert _one(text).speaker == (
+        "a technician at the Westmoor water treatment works who has repaired them twice this year"
+    )
+    text = (
+        "Staff were exhausted. A nurse on the children’s ward at the county hospital who asked "
+        "not to be named said: “We cover three shifts a week each.”"
+    )
+    assert _one(text).speaker == (
+        "a nurse on the children’s ward at the county hospital who asked not to be named"
+    )
+
+
+def test_gender_of_the_subject_of_a_reporting_verb_after_an_appositive() -> None:
+    text = (
+        "Paul Moss owns the mill. The inspector, Dr Leah Grant, said she had warned Moss twice. "
+        "“He told me the wiring was fine,” she said. Grant said Moss later apologised to her. "
+        "“I should have listened,” he told her."
+    )
+    assert [q.speaker for q in extract_quotes(text)] == ["Leah Grant", "Paul Moss"]
+    text = (
+        "At the shelter, Joan Pike, 64, said she had left with her cat. Her neighbour, Rob Hale, "
+        "stayed to guard his house. “I begged him to leave,” she said."
+    )
+    assert _one(text).speaker == "Joan Pike"
