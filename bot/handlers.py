@@ -99,6 +99,21 @@ def _known_chat(update: Update, services: Services) -> Chat:
     return stored
 
 
+async def _command(
+    update: Update, context: Context, *, usage: str | None = None, admin: bool = True
+) -> tuple[Services, Chat, str]:
+    """What most commands start with: the admin check (in groups), the subscribed chat and the
+    arguments. With ``usage``, an empty argument is answered with it."""
+    if admin:
+        await _require_admin(update, context)
+    services = _services(context)
+    chat = _known_chat(update, services)
+    arg = _args(update)
+    if usage is not None and not arg:
+        raise CommandError(usage)
+    return services, chat, arg
+
+
 ADMIN_STATUSES = ("creator", "administrator")
 
 
@@ -237,15 +252,14 @@ def split_name(arg: str) -> tuple[str, str]:
 
 
 async def cmd_watch(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
-    if not arg:
-        raise CommandError(
+    services, chat, arg = await _command(
+        update,
+        context,
+        usage=(
             "Tell me what to watch for, e.g. /watch Russia AND embassy "
             "or /watch Embassies: Russia AND embassy"
-        )
+        ),
+    )
     name, query_text = split_name(arg)
     if not query_text:
         raise CommandError("The query after the name is empty.")
@@ -297,8 +311,7 @@ async def cmd_watch(update: Update, context: Context) -> None:
 
 
 async def cmd_watchlists(update: Update, context: Context) -> None:
-    services = _services(context)
-    chat = _known_chat(update, services)
+    services, chat, _ = await _command(update, context, admin=False)
     items = services.store.watchlists(chat.id)
     if not items:
         await _reply(update, "No watchlists yet. Add one: <code>/watch Russia AND embassy</code>")
@@ -312,20 +325,16 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
-    if not arg:
-        raise CommandError("Which one? /unwatch <number or name> (see /watchlists).")
+    services, chat, arg = await _command(
+        update, context, usage="Which one? /unwatch <number or name> (see /watchlists)."
+    )
     watchlist = _pick(services.store.watchlists(chat.id), arg)
     services.engine.remove_watchlist(chat.id, watchlist.id)
     await _reply(update, f"Stopped watching <b>{escape(watchlist.name, quote=False)}</b>.")
 
 
 async def cmd_feeds(update: Update, context: Context) -> None:
-    services = _services(context)
-    chat = _known_chat(update, services)
+    services, chat, _ = await _command(update, context, admin=False)
     feeds = services.store.followed_feeds(chat.id)
     if not feeds:
         await _reply(update, "You follow no feeds yet: add one with /addfeed <i>URL</i>.")
@@ -336,12 +345,9 @@ async def cmd_feeds(update: Update, context: Context) -> None:
 
 
 async def cmd_addfeed(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
-    if not arg:
-        raise CommandError("Which feed? /addfeed https://example.com/rss")
+    services, chat, arg = await _command(
+        update, context, usage="Which feed? /addfeed https://example.com/rss"
+    )
     if len(services.store.followed_feeds(chat.id)) >= MAX_FEEDS:
         raise CommandError(
             f"This chat follows {MAX_FEEDS} feeds, the most it can. Remove one with /removefeed."
@@ -367,12 +373,9 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
 
 
 async def cmd_removefeed(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
-    if not arg:
-        raise CommandError("Which one? /removefeed <number or URL> (see /feeds).")
+    services, chat, arg = await _command(
+        update, context, usage="Which one? /removefeed <number or URL> (see /feeds)."
+    )
     feeds = services.store.followed_feeds(chat.id)
     feed: Feed | None = None
     if arg.isdigit():
@@ -424,10 +427,7 @@ async def on_error(update: object, context: Context) -> None:
 
 
 async def cmd_timezone(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
+    services, chat, arg = await _command(update, context)
     if not arg:
         await _reply(
             update,
@@ -445,10 +445,7 @@ async def cmd_timezone(update: Update, context: Context) -> None:
 
 
 async def cmd_schedule(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
+    services, chat, arg = await _command(update, context)
     if not arg:
         lines = [f"Digests for this chat: <b>{escape(chat.schedule, quote=False)}</b>."]
         for w in services.store.watchlists(chat.id):
@@ -492,10 +489,7 @@ def _describe_schedule(schedule: str, timezone: str) -> str:
 
 
 async def cmd_quiet(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
+    services, chat, arg = await _command(update, context)
     if not arg:
         current = chat.quiet or "none"
         await _reply(
@@ -519,10 +513,7 @@ async def cmd_quiet(update: Update, context: Context) -> None:
 
 
 async def cmd_mute(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
+    services, chat, arg = await _command(update, context)
     target, _, duration = arg.rpartition(" ")
     if not target or not duration:
         raise CommandError(
@@ -551,13 +542,10 @@ def mute_text(name: str, until: datetime, timezone: str) -> str:
 
 
 async def _set_paused(update: Update, context: Context, paused: bool) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
-    arg = _args(update)
-    if not arg:
-        verb = "pause" if paused else "resume"
-        raise CommandError(f"Which one? /{verb} <number or name> (see /watchlists).")
+    verb = "pause" if paused else "resume"
+    services, chat, arg = await _command(
+        update, context, usage=f"Which one? /{verb} <number or name> (see /watchlists)."
+    )
     watchlist = _pick(services.store.watchlists(chat.id), arg)
     services.engine.set_paused(watchlist.id, paused)
     if paused:
@@ -580,9 +568,7 @@ async def cmd_resume(update: Update, context: Context) -> None:
 
 async def cmd_digest(update: Update, context: Context) -> None:
     """``/digest now`` and ``/digest more`` (also ``/digest_more``): send what is waiting."""
-    await _require_admin(update, context)
-    services = _services(context)
-    chat = _known_chat(update, services)
+    services, chat, _ = await _command(update, context)
     now = services.clock()
     queued = queue_digests(
         services.store,
