@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Config, load_config
+from bot.delivery import queue_digests
 from bot.render import render_digest_text
 from bot.services import Services, utc_now
 from watchers.dedup import StoryFingerprint, group_stories
-from watchers.digest import compose_digests
 from watchers.errors import FeedError, NewswatchError, QueryError
 from watchers.model import Article, Chat
 from watchers.parse import parse_feed
@@ -142,24 +142,21 @@ async def console_cycle(services: Services, out: TextIO) -> int:
         if outcome.error:
             out.write(f"! {outcome.url}: {outcome.error}\n")
     store = services.store
-    hits = store.pending_hits(CONSOLE_CHAT.id)
-    watchlists = {w.id: w for w in store.watchlists(CONSOLE_CHAT.id)}
-    digests = compose_digests(
-        CONSOLE_CHAT.id,
-        hits,
-        watchlists,
+    queue_digests(
+        store,
+        now,
         quotes_per_article=services.config.digest.quotes_per_article,
         max_items=services.config.digest.max_items,
+        chat_ids=[CONSOLE_CHAT.id],
+        forced=True,  # the console has no schedules, and no /digest more to ask with
+        render=lambda digest, when, more: [render_digest_text(digest, when, more=more)],
     )
-    for composed in digests:
-        text = render_digest_text(composed.digest, now, more=composed.more)
-        (row,) = store.queue_messages(
-            CONSOLE_CHAT.id, composed.digest.watchlist_id, [text], composed.hits, now
-        )
-        store.mark_sending(row)
-        out.write(text + "\n\n")
+    digests = [m for m in store.due_outbox(now) if m.chat_id == CONSOLE_CHAT.id]
+    for message in digests:
+        store.mark_sending(message.id)
+        out.write(message.text + "\n\n")
         out.flush()
-        store.mark_sent(row, services.clock(), None)
+        store.mark_sent(message.id, services.clock(), None)
     if not digests:
         out.write(
             f"(no new matches: {report.new_articles} new stories in {len(report.feeds)} feeds)\n"

@@ -33,7 +33,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.render import render_digest_html
 from watchers.digest import compose_digests, decide_delivery
-from watchers.model import OutboxMessage, OutboxState
+from watchers.model import Digest, OutboxMessage, OutboxState
 from watchers.pipeline import FeedOutcome
 from watchers.store import Storage
 
@@ -72,6 +72,10 @@ def _markup(buttons: str) -> InlineKeyboardMarkup | None:
     )
 
 
+def _render_html(digest: Digest, now: datetime, more: int) -> list[str]:
+    return render_digest_html(digest, now, more=more)
+
+
 def queue_digests(
     store: Storage,
     now: datetime,
@@ -80,10 +84,13 @@ def queue_digests(
     max_items: int = 10,
     chat_ids: Sequence[int] | None = None,
     forced: bool = False,
+    render: Callable[[Digest, datetime, int], list[str]] | None = None,
 ) -> int:
     """Turn pending hits into outbox rows where their schedule says so; returns how many
     messages were queued. ``forced`` (``/digest now``) ignores schedules, quiet hours and mutes.
+    ``render`` turns a digest into message texts (default: Telegram HTML).
     """
+    render = render or _render_html
     queued = 0
     for chat_id in store.chats_with_pending_hits() if chat_ids is None else chat_ids:
         chat = store.get_chat(chat_id)
@@ -106,7 +113,7 @@ def queue_digests(
             max_items=max_items,
         ):
             watchlist_id = composed.digest.watchlist_id
-            texts = render_digest_html(composed.digest, now, more=composed.more)
+            texts = render(composed.digest, now, composed.more)
             queued += len(
                 store.queue_messages(
                     chat_id,
