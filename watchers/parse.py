@@ -202,6 +202,30 @@ def canonical_link(link: str) -> str:
 # -- entries -------------------------------------------------------------------------------------
 
 
+def _article(
+    url: str,
+    source: str,
+    guid: str | None,
+    link: str | None,
+    title: str,
+    summary: str,
+    content: str,
+    published: datetime | None,
+) -> Article:
+    """An entry of either feed format, with its dedup key."""
+    return Article(
+        key=dedup_key(guid, link, title, published),
+        title=title,
+        link=link,
+        guid=guid,
+        summary=summary,
+        published=published,
+        source=source,
+        source_host=_host(url),
+        content=content,
+    )
+
+
 def _article_from_entry(entry: Mapping[str, Any], url: str, source: str, now: datetime) -> Article:
     contents = [part for part in _get(entry, "content") or () if isinstance(part, Mapping)]
     title = _detail_text(entry, "title")
@@ -223,17 +247,7 @@ def _article_from_entry(entry: Mapping[str, Any], url: str, source: str, now: da
     if _get(entry, "guidislink") and guid and not _absolute_link("", guid):
         link = None  # RSS guids are permalinks by default, but this one is no web address
     published = _entry_date(entry, now)
-    return Article(
-        key=dedup_key(guid, link, title, published),
-        title=title,
-        link=link,
-        guid=guid,
-        summary=summary,
-        published=published,
-        source=source,
-        source_host=_host(url),
-        content=content,
-    )
+    return _article(url, source, guid, link, title, summary, content, published)
 
 
 def _get(mapping: Mapping[str, Any], key: str) -> Any:
@@ -714,17 +728,7 @@ def _article_from_json_item(
         if when is not None:
             published = _plausible(when, now)
             break
-    return Article(
-        key=dedup_key(guid, link, title, published),
-        title=title,
-        link=link,
-        guid=guid,
-        summary=summary,
-        published=published,
-        source=source,
-        source_host=_host(url),
-        content=content,
-    )
+    return _article(url, source, guid, link, title, summary, content, published)
 
 
 def _json_text(value: object) -> str:
