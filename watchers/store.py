@@ -382,8 +382,10 @@ class SqliteStorage:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM chats WHERE id=?", (new_id,)).fetchone():
                 db.execute("DELETE FROM chats WHERE id=?", (new_id,))
+            # follows, watchlists and outbox follow through ON UPDATE CASCADE; hits.chat_id
+            # (added later, no foreign key) is moved by hand.
             db.execute("UPDATE chats SET id=? WHERE id=?", (new_id, old_id))
-            db.execute("UPDATE outbox SET chat_id=? WHERE chat_id=?", (new_id, old_id))
+            db.execute("UPDATE hits SET chat_id=? WHERE chat_id=?", (new_id, old_id))
 
     # -- feeds --------------------------------------------------------------------------------
 

@@ -280,3 +280,15 @@ def test_compact_slims_old_stories_but_never_lets_them_count_as_new(store: Stora
     assert store.outbox_counts() == {}
     [pending] = store.pending_hits(1)  # the undelivered hit is untouched
     assert pending.article_id == a and pending.article.title == "Story a"
+
+
+def test_chat_migration_keeps_the_stories_it_was_sent(store: Storage) -> None:
+    store.upsert_chat(Chat(1, "group"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    w = store.add_watchlist(1, "Gas", "gas", NOW)
+    [(a, _)] = store.insert_articles(feed.id, _articles("a"), NOW)
+    store.add_hits([(w.id, a, HitDetail(("gas",)), "fp-1")], NOW)
+    store.queue_messages(1, w.id, ["x"], [(w.id, a)], NOW)
+    store.migrate_chat(1, -100123)
+    # so the same story from another feed is still recognised as already delivered
+    assert store.recent_stories(-100123, NOW - timedelta(days=1)) == [(a, "fp-1", True)]
