@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.dedup import Version, load_versions
 from watchers import dedup
 from watchers.dedup import (
     SAME_STORY_THRESHOLD,
@@ -279,36 +279,7 @@ def test_stories_without_words_or_links_are_never_the_same() -> None:
     assert not same_story(empty, empty)
 
 
-# --- the written stories -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Version:
-    subject: str
-    story: str
-    index: int
-    pattern: str
-    fingerprint: StoryFingerprint
-
-    @property
-    def name(self) -> str:
-        return f"{self.story}[{self.index}]"
-
-
-def load_versions() -> list[Version]:
-    data: dict[str, Any] = json.loads(STORIES.read_text(encoding="utf-8"))
-    return [
-        Version(
-            subject["subject"],
-            story["id"],
-            index,
-            version.get("pattern", ""),
-            story_fingerprint(version["title"], version["lead"], version["link"]),
-        )
-        for subject in data["subjects"]
-        for story in subject["stories"]
-        for index, version in enumerate(story["versions"])
-    ]
+# --- the written stories (loaded as the bench loads them) -----------------------------------------
 
 
 VERSIONS = load_versions()
