@@ -31,7 +31,7 @@ from bot.delivery import (
     queue_digests,
     queue_feed_warning,
 )
-from bot.services import BotData, Context, Services, utc_now
+from bot.services import BotData, Context, Services
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
 from watchers.pipeline import CycleReport, Engine
@@ -244,5 +244,3 @@ ALLOWED_UPDATES = [
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,
 ]
-
-__all__ = ["ALLOWED_UPDATES", "NewswatchApp", "build_application", "run_cycle", "utc_now"]
