@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.config import Config, load_config
 from bot.delivery import queue_digests
+from bot.redact import install_redaction, redact
 from bot.render import render_digest_text
 from bot.services import Services, utc_now
 from watchers.dedup import StoryFingerprint, group_stories
@@ -100,18 +101,21 @@ def run_telegram(config: Config) -> int:
             "digests in this terminal instead.\n"
         )
         return 2
+    install_redaction([token])
     app = build_application(config, token)
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:
         sys.stderr.write(
             f"newswatch: Telegram refused the token in {config.telegram.token_env}; "
-            "check it with @BotFather (/token).\n"
+            "check it with @BotFather (/token), and that [telegram] base_url "
+            f"({config.telegram.base_url}) is a Bot API server.\n"
         )
         return 2
     except NetworkError as e:
         sys.stderr.write(
-            f"newswatch: cannot reach the Bot API at {config.telegram.base_url}: {e}\n"
+            f"newswatch: cannot reach the Bot API at {config.telegram.base_url}: "
+            f"{redact(str(e), [token])}\n"
         )
         return 2
     return 0

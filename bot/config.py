@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from watchers import schedule
-from watchers.errors import CommandError, ConfigError
+from watchers.errors import CommandError, ConfigError, QueryError
+from watchers.query import parse_query
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 
@@ -135,6 +136,20 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def _bot_api_root(value: str) -> str:
+    """The Bot API server's address, also when given the way many clients write it: ending in
+    ``/bot`` (the token is appended to it there)."""
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError("telegram.base_url", "must start with http:// or https://")
+    if "{token}" in url or re.search(r"/bot\d+:", url):
+        raise ConfigError(
+            "telegram.base_url",
+            f"must not hold the token: give the server's address alone, such as {DEFAULT_BASE_URL}",
+        )
+    return url.removesuffix("/bot").rstrip("/")
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
@@ -150,9 +165,7 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
     token_env = tg.get("token_env", str, "NEWSWATCH_TELEGRAM_TOKEN")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
         raise ConfigError("telegram.token_env", "must be the name of an environment variable")
-    base_url = tg.get("base_url", str, DEFAULT_BASE_URL).rstrip("/")
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError("telegram.base_url", "must start with http:// or https://")
+    base_url = _bot_api_root(tg.get("base_url", str, DEFAULT_BASE_URL))
     if "token" in tg._data:
         raise ConfigError(
             "telegram.token", "the token never goes in the config file; set token_env instead"
@@ -225,6 +238,12 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
             raise ConfigError(f"watchlists[{i}].query", "is required")
         if name.casefold() in names:
             raise ConfigError(f"watchlists[{i}].name", f"{name!r} is used twice")
+        try:
+            parse_query(query)
+        except QueryError as e:
+            raise ConfigError(
+                f"watchlists[{i}].query", f"the query of watchlist {name!r} is wrong: {e}"
+            ) from e
         names.add(name.casefold())
         sec.finish()
         watchlists.append(WatchlistConfig(name=name, query=query))

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,15 +91,29 @@ def test_run_with_a_refused_token_or_no_server_says_so(example: Path) -> None:
 
     def run(token: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "NEWSWATCH_TELEGRAM_TOKEN": token, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "bot.cli", "run", "--config", str(example)]
+        command = [sys.executable, "-m", "bot.cli", "-v", "run", "--config", str(example)]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
+    wrong = "999:WRONGxTOKENxTHATxMUSTxNEVERxSHOW"
     with FakeTelegram() as telegram:
         base_url, token = telegram.base_url, telegram.token
         example.write_text(example.read_text().replace("https://api.telegram.org", base_url))
-        refused = run("999:WRONG")
+        refused = run(wrong)
     assert refused.returncode == 2
     assert "Telegram refused the token in NEWSWATCH_TELEGRAM_TOKEN" in refused.stderr
+    assert "WRONGxTOKEN" not in refused.stderr  # not in a log line, not in a traceback
     unreachable = run(token)  # the server is gone: nothing listens there now
     assert unreachable.returncode == 2
     assert f"cannot reach the Bot API at {base_url}" in unreachable.stderr
+
+
+async def test_a_base_url_ending_in_bot_reaches_the_bot_api(tmp_path: Path, telegram: Any) -> None:
+    """Many Bot API clients take the address with ``/bot`` at its end: that form works too."""
+    from bot.app import build_application
+    from bot.config import config_from_dict
+
+    config = config_from_dict({"telegram": {"base_url": f"{telegram.base_url}/bot"}}, tmp_path)
+    app = build_application(config, telegram.token)
+    async with app.bot:
+        me = await app.bot.get_me()
+    assert me.username

@@ -89,3 +89,43 @@ def test_example_config_is_valid() -> None:
     config = load_config(path)
     assert config.feeds and Path(config.feeds[0].url).is_file()
     assert [w.name for w in config.watchlists] == ["Embassies", "Kremlin"]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://api.telegram.org",
+        "https://api.telegram.org/",
+        "https://api.telegram.org/bot",
+        "https://api.telegram.org/bot/",
+    ],
+)
+def test_base_url_is_accepted_with_or_without_bot(given: str) -> None:
+    config = config_from_dict({"telegram": {"base_url": given}}, Path.cwd())
+    assert config.telegram.base_url == "https://api.telegram.org"
+
+
+@pytest.mark.parametrize(
+    "given", ["https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "{token}"]
+)
+def test_a_token_in_base_url_is_refused_without_echoing_it(given: str) -> None:
+    url = given if given.startswith("http") else f"https://api.telegram.org/bot{given}"
+    with pytest.raises(ConfigError) as e:
+        config_from_dict({"telegram": {"base_url": url}}, Path.cwd())
+    assert e.value.key == "telegram.base_url"
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in str(e.value)
+    assert "https://api.telegram.org" in e.value.message
+
+
+def test_a_bad_watchlist_query_names_the_watchlist() -> None:
+    data = {
+        "watchlists": [
+            {"name": "Kremlin", "query": "Putin OR Kremlin"},
+            {"name": "Embassies", "query": "Russia AND (embassy"},
+        ]
+    }
+    with pytest.raises(ConfigError) as e:
+        config_from_dict(data, Path.cwd())
+    assert e.value.key == "watchlists[1].query"
+    assert "'Embassies'" in str(e.value)
+    assert "position 12" in str(e.value)
