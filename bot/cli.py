@@ -15,7 +15,7 @@ from typing import TextIO
 from bot.config import Config, load_config
 from bot.delivery import queue_digests
 from bot.redact import install_redaction, redact
-from bot.render import render_digest_text
+from bot.render import counted, render_digest_text
 from bot.services import Services, utc_now
 from watchers.dedup import StoryFingerprint, group_stories
 from watchers.errors import FeedError, NewswatchError, QueryError
@@ -125,11 +125,16 @@ async def _console_setup(services: Services) -> None:
     """The console has one pseudo-chat that follows the config's feeds and watchlists."""
     store, now = services.store, utc_now()
     store.upsert_chat(CONSOLE_CHAT, now)
+    wanted_feeds: set[int] = set()
     for feed_config in services.config.feeds:
         feed = store.add_feed(
             feed_config.url, now, name=feed_config.name, full_text=feed_config.full_text
         )
         store.follow(CONSOLE_CHAT.id, feed.id, now)
+        wanted_feeds.add(feed.id)
+    for feed in store.followed_feeds(CONSOLE_CHAT.id):  # dropped from the config since
+        if feed.id not in wanted_feeds:
+            store.unfollow(CONSOLE_CHAT.id, feed.id)
     wanted = {w.name.casefold(): w for w in services.config.watchlists}
     for existing in store.watchlists(CONSOLE_CHAT.id):
         if existing.name.casefold() not in wanted:
@@ -162,9 +167,8 @@ async def console_cycle(services: Services, out: TextIO) -> int:
         out.flush()
         store.mark_sent(message.id, services.clock(), None)
     if not digests:
-        out.write(
-            f"(no new matches: {report.new_articles} new stories in {len(report.feeds)} feeds)\n"
-        )
+        stories = counted(report.new_articles, "new story", "new stories")
+        out.write(f"(no new matches: {stories} in {counted(len(report.feeds), 'feed')})\n")
     return len(digests)
 
 
@@ -270,7 +274,7 @@ async def check(
                 sys.stdout.write(f"  “{q.text}” — {q.speaker or 'unattributed'}\n")
             if also := _also(r, others):
                 sys.stdout.write(f"  also: {', '.join(also)}\n")
-        sys.stdout.write(f"{len(stories)} matching stor{'y' if len(stories) == 1 else 'ies'}\n")
+        sys.stdout.write(counted(len(stories), "matching story", "matching stories") + "\n")
     return 1 if failed == len(sources) else 0
 
 

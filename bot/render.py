@@ -141,3 +141,10 @@ def split_lines(html: str, limit: int = MAX_MESSAGE) -> list[str]:
     if current.strip():
         messages.append(current)
     return messages
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 feed``, ``2 feeds``, ``0 new stories``: a number and its noun in correct English."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {plural or noun + 's'}"

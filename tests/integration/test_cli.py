@@ -40,7 +40,27 @@ def test_console_prints_a_digest_then_only_what_is_new(
 
     assert main(["run", "--console", "--once", "--config", str(example)]) == 0
     out = capsys.readouterr().out
-    assert "==" not in out and "no new matches" in out
+    assert out == "(no new matches: 0 new stories in 1 feed)\n"  # as the README says
+
+
+def test_console_follows_the_config_it_was_started_with(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feeds = example.parent / "examples"
+    second = feeds / "second.xml"
+    second.write_text(
+        (feeds / "world-news.xml").read_text().replace("wire.example.org", "second.example.org")
+    )
+    text = example.read_text()
+    both = text + f'\n[[feeds]]\nurl = "{second}"\nname = "Second Wire"\nfull_text = "never"\n'
+    example.write_text(both)
+    assert main(["run", "--console", "--once", "--config", str(example)]) == 0
+    assert "Second Wire" in capsys.readouterr().out
+
+    example.write_text(text)  # the second feed is no longer in the config
+    second.write_text(second.read_text().replace("embassy staffing", "embassy staffing again"))
+    assert main(["run", "--console", "--once", "--config", str(example)]) == 0
+    assert capsys.readouterr().out == "(no new matches: 0 new stories in 1 feed)\n"
 
 
 def test_check_json(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
