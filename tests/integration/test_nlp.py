@@ -49,7 +49,23 @@ def test_no_model_at_all_warns_once_and_keywords_still_match(
     assert [m.watchlist_id for m in matcher.match(analysis)] == [1]
 
 
-def test_the_configured_model_falls_back_to_the_reupload(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_configured_model_says_once_which_model_is_used_and_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.INFO, logger="watchers.nlp"):
-        analyser = nlp.load_analyser("en_core_web_sm_missing")
+        analyser = nlp.load_analyser("xx_nonexistent")
     assert analyser.model_name == nlp.FALLBACK_MODEL and analyser.has_entities
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "'xx_nonexistent' (nlp.model) is not installed" in warnings[0]
+    assert f"using {nlp.FALLBACK_MODEL} instead" in warnings[0]
+
+
+def test_the_default_model_name_takes_the_reupload_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="watchers.nlp"):
+        analyser = nlp.load_analyser("en_core_web_sm")
+    assert analyser.model_name == nlp.FALLBACK_MODEL
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(nlp.FALLBACK_MODEL in r.getMessage() for r in caplog.records)
