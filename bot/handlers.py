@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from html import escape
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 
 from bot.delivery import deliver_outbox, queue_digests
-from bot.render import split_lines
+from bot.render import split_lines, text_html
 from bot.services import Context, Services
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
 from watchers.fetch import validate_feed_url
@@ -24,6 +23,7 @@ from watchers.model import Chat, Feed, Watchlist
 from watchers.query import QUERY_HELP
 from watchers.quotes import shorten
 from watchers.schedule import parse_mute, parse_quiet, parse_schedule, parse_timezone
+from watchers.text import neutralise_controls
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _args(update: Update) -> str:
     _, _, rest = text.partition(" ")
     if "\n" in text and (not rest or text.index("\n") < text.index(" ")):
         _, _, rest = text.partition("\n")
-    return rest.strip()
+    return neutralise_controls(rest).strip()
 
 
 async def _reply(update: Update, html: str) -> None:
@@ -134,36 +134,66 @@ async def _require_admin(update: Update, context: Context) -> None:
         raise CommandError("Only the group's admins can change newswatch here.")
 
 
+QUERY_WINDOW = 60  # characters of a query shown around the place of an error
+
+
+def query_window(query: str, position: int) -> tuple[str, int]:
+    """At most ``QUERY_WINDOW`` characters of ``query`` around the 1-based ``position`` (with
+    "…" where it was cut, line breaks shown as spaces), and the caret's 0-based column in it."""
+    flat = "".join(" " if c.isspace() else c for c in query)
+    index = position - 1
+    start = max(0, min(index - QUERY_WINDOW // 2, len(flat) - QUERY_WINDOW))
+    end = min(len(flat), start + QUERY_WINDOW)
+    shown = ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
+    return shown, index - start + (1 if start else 0)
+
+
 def render_query_error(query: str, error: QueryError) -> str:
-    lines = [f"I couldn't read that query: {escape(error.message, quote=False)}."]
+    lines = [f"I couldn't read that query: {text_html(shorten(error.message, 200))}."]
     if 0 < error.position <= len(query) + 1:
-        caret = " " * (error.position - 1) + "^"
-        lines.append(f"<pre>{escape(query, quote=False)}\n{caret}</pre>")
+        shown, column = query_window(query, error.position)
+        lines.append(f"<pre>{text_html(shown)}\n{' ' * column}^</pre>")
     if error.hint:
-        lines.append(escape(error.hint, quote=False))
+        lines.append(text_html(shorten(error.hint, 200)))
     lines.append("See /help query for the query language.")
     return "\n".join(lines)
 
 
 def _feed_line(i: int, feed: Feed) -> str:
-    line = f"{i}. <b>{escape(feed.title, quote=False)}</b>"
+    line = f"{i}. <b>{text_html(feed.title)}</b>"
     if feed.name:
-        line += f"\n   {escape(feed.url, quote=False)}"
+        line += f"\n   {text_html(feed.url)}"
     if feed.last_error:
-        line += f"\n   ⚠️ last poll failed: {escape(feed.last_error, quote=False)}"
+        line += f"\n   ⚠️ last poll failed: {text_html(feed.last_error)}"
     return line
 
 
+ECHO = 60  # at most this much of a user's argument is quoted back
+
+
+def _echo(arg: str) -> str:
+    return shorten(arg, ECHO)
+
+
+def list_number(arg: str) -> int | None:
+    """The number of an item in a list the user was shown (``/unwatch 2``), or None when
+    ``arg`` is not written with the digits 0-9 (``²``, ``١`` and ``2.0`` are not numbers here,
+    though ``str.isdigit`` or ``int`` accept some). A number too long to be an index is 0."""
+    if not (arg.isascii() and arg.isdigit()):
+        return None
+    return int(arg) if len(arg) <= 9 else 0
+
+
 def _pick(items: list[Watchlist], arg: str) -> Watchlist:
-    if arg.isdigit():
-        n = int(arg)
+    n = list_number(arg)
+    if n is not None:
         if 1 <= n <= len(items):
             return items[n - 1]
-        raise CommandError(f"There is no watchlist number {n}. See /watchlists.")
+        raise CommandError(f"There is no watchlist number {_echo(arg)}. See /watchlists.")
     for w in items:
         if w.name.casefold() == arg.casefold():
             return w
-    raise CommandError(f"There is no watchlist called “{arg}”. See /watchlists.")
+    raise CommandError(f"There is no watchlist called “{_echo(arg)}”. See /watchlists.")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -235,7 +265,7 @@ PERSON:, ORG:, GPE:"""
 
 async def cmd_help(update: Update, context: Context) -> None:
     if _args(update).casefold().startswith("query"):
-        await _reply(update, f"<pre>{escape(QUERY_HELP, quote=False)}</pre>")
+        await _reply(update, f"<pre>{text_html(QUERY_HELP)}</pre>")
     else:
         await _reply(update, HELP)
 
@@ -285,11 +315,11 @@ async def cmd_watch(update: Update, context: Context) -> None:
     feeds = services.store.followed_feeds(chat.id)
     replaced = any(w.id == watchlist.id for w in existing)
     lines = [
-        f"👀 Watching <b>{escape(watchlist.name, quote=False)}</b>: "
-        f"<code>{escape(str(query), quote=False)}</code>"
+        f"👀 Watching <b>{text_html(watchlist.name)}</b>: "
+        f"<code>{text_html(str(query))}</code>"
         + (" (this replaces its earlier query)" if replaced else ""),
     ]
-    lines += [f"Note: {escape(w, quote=False)}" for w in query.warnings]
+    lines += [f"Note: {text_html(w)}" for w in query.warnings]
     if not feeds:
         lines.append("You follow no feeds yet: add one with /addfeed <i>URL</i>.")
         await _reply(update, "\n".join(lines))
@@ -306,7 +336,7 @@ async def cmd_watch(update: Update, context: Context) -> None:
             "would have matched" + (":" if found else ".")
         )
         for article in found[:PREVIEW_SHOWN]:
-            lines.append(f"• {escape(shorten(article.title, 120), quote=False)}")
+            lines.append(f"• {text_html(shorten(article.title, 120))}")
     await _reply(update, "\n".join(lines))
 
 
@@ -318,7 +348,7 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
         return
     lines = ["<b>Your watchlists</b>"]
     for i, w in enumerate(items, 1):
-        name, query = escape(w.name, quote=False), escape(w.query, quote=False)
+        name, query = text_html(w.name), text_html(w.query)
         lines.append(f"{i}. <b>{name}</b>: <code>{query}</code>")
     lines.append("Remove one with /unwatch <i>number or name</i>.")
     await _reply(update, "\n".join(lines))
@@ -330,7 +360,7 @@ async def cmd_unwatch(update: Update, context: Context) -> None:
     )
     watchlist = _pick(services.store.watchlists(chat.id), arg)
     services.engine.remove_watchlist(chat.id, watchlist.id)
-    await _reply(update, f"Stopped watching <b>{escape(watchlist.name, quote=False)}</b>.")
+    await _reply(update, f"Stopped watching <b>{text_html(watchlist.name)}</b>.")
 
 
 async def cmd_feeds(update: Update, context: Context) -> None:
@@ -358,7 +388,7 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
     except FeedError as e:
         await _reply(
             update,
-            f"I couldn't add that feed: {escape(e.message, quote=False)}\n"
+            f"I couldn't add that feed: {text_html(e.message)}\n"
             "Check the address, or try the site's RSS or Atom link.",
         )
         return
@@ -367,7 +397,7 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
         items += " — the feed that page links to"
     await _reply(
         update,
-        f"✅ Following <b>{escape(feed.title, quote=False)}</b>{items}. "
+        f"✅ Following <b>{text_html(feed.title)}</b>{items}. "
         "New stories will be checked against your watchlists.",
     )
 
@@ -378,10 +408,10 @@ async def cmd_removefeed(update: Update, context: Context) -> None:
     )
     feeds = services.store.followed_feeds(chat.id)
     feed: Feed | None = None
-    if arg.isdigit():
-        n = int(arg)
+    n = list_number(arg)
+    if n is not None:
         if not 1 <= n <= len(feeds):
-            raise CommandError(f"There is no feed number {n}. See /feeds.")
+            raise CommandError(f"There is no feed number {_echo(arg)}. See /feeds.")
         feed = feeds[n - 1]
     else:
         feed = next(
@@ -390,7 +420,7 @@ async def cmd_removefeed(update: Update, context: Context) -> None:
         if feed is None:
             raise CommandError("You don't follow that feed. See /feeds.")
     services.store.unfollow(chat.id, feed.id)
-    await _reply(update, f"Stopped following <b>{escape(feed.title, quote=False)}</b>.")
+    await _reply(update, f"Stopped following <b>{text_html(feed.title)}</b>.")
 
 
 async def cmd_stop(update: Update, context: Context) -> None:
@@ -409,10 +439,10 @@ async def on_error(update: object, context: Context) -> None:
     """The one place where errors become messages."""
     error = context.error
     if isinstance(error, CommandError):
-        text = escape(error.message, quote=False)
+        text = text_html(error.message)
     elif isinstance(error, NewswatchError):
         logger.warning("command failed error=%s", error)
-        text = "Sorry, that didn't work: " + escape(str(error), quote=False)
+        text = "Sorry, that didn't work: " + text_html(str(error))
     else:
         logger.error("unhandled error in a handler or job", exc_info=error)
         text = "Sorry, something went wrong on my side. Please try again in a minute."
@@ -431,7 +461,7 @@ async def cmd_timezone(update: Update, context: Context) -> None:
     if not arg:
         await _reply(
             update,
-            f"This chat's timezone is <b>{escape(chat.timezone, quote=False)}</b>. "
+            f"This chat's timezone is <b>{text_html(chat.timezone)}</b>. "
             "Change it with /timezone <i>Europe/Berlin</i>.",
         )
         return
@@ -440,17 +470,17 @@ async def cmd_timezone(update: Update, context: Context) -> None:
     now = services.clock().astimezone(zone)
     await _reply(
         update,
-        f"🕑 Timezone set to <b>{escape(zone.key, quote=False)}</b> (it is {now:%H:%M} there now).",
+        f"🕑 Timezone set to <b>{text_html(zone.key)}</b> (it is {now:%H:%M} there now).",
     )
 
 
 async def cmd_schedule(update: Update, context: Context) -> None:
     services, chat, arg = await _command(update, context)
     if not arg:
-        lines = [f"Digests for this chat: <b>{escape(chat.schedule, quote=False)}</b>."]
+        lines = [f"Digests for this chat: <b>{text_html(chat.schedule)}</b>."]
         for w in services.store.watchlists(chat.id):
             if w.schedule:
-                lines.append(f"• {escape(w.name, quote=False)}: {escape(w.schedule, quote=False)}")
+                lines.append(f"• {text_html(w.name)}: {text_html(w.schedule)}")
         lines.append(
             "Change it: /schedule instant · hourly · daily 08:00 · weekly mon 08:00, or for one "
             "watchlist: <code>/schedule Embassies: daily 08:00</code> (<code>default</code> "
@@ -465,13 +495,13 @@ async def cmd_schedule(update: Update, context: Context) -> None:
             services.store.set_watchlist_schedule(watchlist.id, None)
             await _reply(
                 update,
-                f"<b>{escape(watchlist.name, quote=False)}</b> follows the chat's schedule "
-                f"({escape(chat.schedule, quote=False)}).",
+                f"<b>{text_html(watchlist.name)}</b> follows the chat's schedule "
+                f"({text_html(chat.schedule)}).",
             )
             return
         schedule = parse_schedule(text)
         services.store.set_watchlist_schedule(watchlist.id, str(schedule))
-        target = f"<b>{escape(watchlist.name, quote=False)}</b>"
+        target = f"<b>{text_html(watchlist.name)}</b>"
     else:
         schedule = parse_schedule(text)
         services.store.set_chat_settings(chat.id, schedule=str(schedule))
@@ -485,7 +515,7 @@ def _describe_schedule(schedule: str, timezone: str) -> str:
         return "as soon as stories match"
     if schedule == "hourly":
         return "once an hour"
-    return f"{escape(schedule, quote=False)} ({escape(timezone, quote=False)})"
+    return f"{text_html(schedule)} ({text_html(timezone)})"
 
 
 async def cmd_quiet(update: Update, context: Context) -> None:
@@ -494,7 +524,7 @@ async def cmd_quiet(update: Update, context: Context) -> None:
         current = chat.quiet or "none"
         await _reply(
             update,
-            f"Quiet hours: <b>{escape(current, quote=False)}</b>. Set them with "
+            f"Quiet hours: <b>{text_html(current)}</b>. Set them with "
             "/quiet 22:00-07:00 (alerts wait until the end) or /quiet 22:00-07:00 silent "
             "(alerts come without a sound); /quiet off to end them.",
         )
@@ -507,7 +537,7 @@ async def cmd_quiet(update: Update, context: Context) -> None:
     how = "arrive without a sound" if quiet.silent else "wait until they end"
     await _reply(
         update,
-        f"🌙 Quiet hours {escape(str(quiet), quote=False)} ({escape(chat.timezone, quote=False)}): "
+        f"🌙 Quiet hours {text_html(str(quiet))} ({text_html(chat.timezone)}): "
         f"instant alerts {how}.",
     )
 
@@ -524,7 +554,7 @@ async def cmd_mute(update: Update, context: Context) -> None:
     now = services.clock()
     if not length:
         services.store.set_watchlist_mute(watchlist.id, None)
-        await _reply(update, f"🔔 <b>{escape(watchlist.name, quote=False)}</b> is unmuted.")
+        await _reply(update, f"🔔 <b>{text_html(watchlist.name)}</b> is unmuted.")
         return
     services.store.set_watchlist_mute(watchlist.id, now + length)
     await _reply(update, mute_text(watchlist.name, now + length, chat.timezone))
@@ -536,7 +566,7 @@ def mute_text(name: str, until: datetime, timezone: str) -> str:
     except CommandError:
         local = until
     return (
-        f"🔕 <b>{escape(name, quote=False)}</b> is muted until {local:%a %H:%M}. "
+        f"🔕 <b>{text_html(name)}</b> is muted until {local:%a %H:%M}. "
         "Stories found meanwhile come in one digest after that."
     )
 
@@ -550,11 +580,11 @@ async def _set_paused(update: Update, context: Context, paused: bool) -> None:
     services.engine.set_paused(watchlist.id, paused)
     if paused:
         text = (
-            f"⏸ <b>{escape(watchlist.name, quote=False)}</b> is paused: it won't look for stories "
+            f"⏸ <b>{text_html(watchlist.name)}</b> is paused: it won't look for stories "
             "until you /resume it."
         )
     else:
-        text = f"▶️ <b>{escape(watchlist.name, quote=False)}</b> is watching again."
+        text = f"▶️ <b>{text_html(watchlist.name)}</b> is watching again."
     await _reply(update, text)
 
 
@@ -595,7 +625,8 @@ async def on_button(update: Update, context: Context) -> None:
     services = _services(context)
     action, _, raw_id = (query.data or "").partition(":")
     message = query.message
-    watchlist = services.store.get_watchlist(int(raw_id)) if raw_id.isdigit() else None
+    number = list_number(raw_id)
+    watchlist = services.store.get_watchlist(number) if number else None
     if watchlist is None or message is None or watchlist.chat_id != message.chat.id:
         await query.answer("That watchlist no longer exists.")
         return

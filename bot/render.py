@@ -7,6 +7,7 @@ never shorter than the text Telegram counts after parsing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
@@ -14,10 +15,17 @@ from html import escape
 from watchers.digest import relative_time
 from watchers.model import Digest, DigestItem, Quote
 from watchers.quotes import shorten
+from watchers.text import neutralise_controls
 
 MAX_MESSAGE = 4096
 MAX_TITLE = 300
 MAX_QUOTE = 280
+
+
+def text_html(text: str) -> str:
+    """Text from outside (a feed, a user) as HTML: escaped, without invisible controls that
+    would make the message read differently (a right-to-left override in a headline)."""
+    return escape(neutralise_controls(text), quote=False)
 
 
 def _safe_link(link: str | None) -> str | None:
@@ -32,10 +40,10 @@ def _bold_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
     for start, end in sorted(spans):
         if start < pos or end > len(text) or start >= end:
             continue
-        out.append(escape(text[pos:start], quote=False))
-        out.append(f"<b>{escape(text[start:end], quote=False)}</b>")
+        out.append(text_html(text[pos:start]))
+        out.append(f"<b>{text_html(text[start:end])}</b>")
         pos = end
-    out.append(escape(text[pos:], quote=False))
+    out.append(text_html(text[pos:]))
     return "".join(out)
 
 
@@ -46,22 +54,22 @@ def quote_line(quote: Quote) -> str:
 
 
 def render_item_html(item: DigestItem, now: datetime) -> str:
-    title = escape(shorten(item.title.strip() or "(untitled)", MAX_TITLE), quote=False)
+    title = text_html(shorten(item.title.strip() or "(untitled)", MAX_TITLE))
     link = _safe_link(item.link)
     head = f'<b><a href="{escape(link)}">{title}</a></b>' if link else f"<b>{title}</b>"
     meta = " · ".join(x for x in (item.source, relative_time(item.published, now)) if x)
     lines = [head]
     if meta:
-        lines.append(escape(meta, quote=False))
+        lines.append(text_html(meta))
     if item.matched:
-        lines.append("Matched: <i>" + escape(", ".join(item.matched), quote=False) + "</i>")
+        lines.append("Matched: <i>" + text_html(", ".join(item.matched)) + "</i>")
     if item.quotes:
         for q in item.quotes:
-            lines.append(f"<blockquote>{escape(quote_line(q), quote=False)}</blockquote>")
+            lines.append(f"<blockquote>{text_html(quote_line(q))}</blockquote>")
     elif item.snippet:
         lines.append(_bold_spans(item.snippet, item.snippet_spans))
     if item.also:
-        lines.append("also: " + escape(", ".join(item.also), quote=False))
+        lines.append("also: " + text_html(", ".join(item.also)))
     return "\n".join(lines)
 
 
@@ -69,7 +77,7 @@ def render_digest_html(digest: Digest, now: datetime, *, more: int = 0) -> list[
     """The digest as one or more Telegram HTML messages, each under 4096 characters."""
     count = len(digest.items) + more
     noun = "story" if count == 1 else "stories"
-    header = f"🔔 <b>{escape(digest.watchlist_name, quote=False)}</b> · {count} new {noun}"
+    header = f"🔔 <b>{text_html(digest.watchlist_name)}</b> · {count} new {noun}"
     footer = f"+{more} more: /digest_more" if more else ""
     blocks = [render_item_html(item, now) for item in digest.items]
     messages: list[str] = []
@@ -78,7 +86,7 @@ def render_digest_html(digest: Digest, now: datetime, *, more: int = 0) -> list[
         candidate = f"{current}\n\n{block}"
         if len(candidate) > MAX_MESSAGE and current != header:
             messages.append(current)
-            current = f"🔔 <b>{escape(digest.watchlist_name, quote=False)}</b> (cont.)\n\n{block}"
+            current = f"🔔 <b>{text_html(digest.watchlist_name)}</b> (cont.)\n\n{block}"
         else:
             current = candidate
     if footer:
@@ -117,30 +125,73 @@ def render_digest_text(digest: Digest, now: datetime, *, more: int = 0) -> str:
     return "\n".join(lines)
 
 
-def split_lines(html: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Split a reply at line boundaries into messages under ``limit`` characters.
+_ATOM = re.compile(r"<[^<>]*>|&#?\w+;|\n|[^<&\n]+|.", re.DOTALL)
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
 
-    Every line of our replies is balanced HTML on its own; a single line longer than the limit
-    (never produced by the bot's own texts) is cut hard.
+
+def _closers(stack: Sequence[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
+def _visible(html: str) -> bool:
+    return bool(re.sub(r"<[^<>]*>", "", html).strip())
+
+
+def _push(stack: list[tuple[str, str]], piece: str) -> list[tuple[str, str]]:
+    """The open elements after ``piece``."""
+    tag = _TAG_NAME.match(piece) if piece.startswith("<") else None
+    if tag is None:
+        return stack
+    name = tag.group(1).lower()
+    if not piece.startswith("</"):
+        return stack if piece.endswith("/>") else [*stack, (name, piece)]
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i][0] == name:
+            return stack[:i]
+    return stack
+
+
+def split_lines(html: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split a reply into messages under ``limit`` characters, at line ends where possible.
+
+    A cut never falls inside a tag or an entity, and never inside an element: tags open at a cut
+    are closed at the end of one part and opened again at the start of the next, so each part
+    is valid HTML on its own (a ``<pre>`` spanning a cut stays a ``<pre>`` on both sides).
     """
-    messages: list[str] = []
-    current = ""
-    for line in html.split("\n"):
-        while len(line) > limit:
-            if current:
-                messages.append(current)
-                current = ""
-            messages.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            messages.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        messages.append(current)
-    return messages
+    parts: list[str] = []
+    stack: list[tuple[str, str]] = []  # open elements: (name, opening tag)
+    current = ""  # the part being built, its open tags not yet closed
+    line_cut: tuple[int, list[tuple[str, str]]] | None = None  # just before the last newline
+
+    def fits(piece: str) -> bool:
+        return len(current) + len(piece) + len(_closers(_push(stack, piece))) <= limit
+
+    def cut(at: int, open_tags: list[tuple[str, str]], skip: int) -> None:
+        nonlocal current, line_cut
+        head, rest = current[:at], current[at + skip :]
+        if _visible(head):
+            parts.append(head + _closers(open_tags))
+        current = "".join(tag for _, tag in open_tags) + rest
+        line_cut = None
+
+    for m in _ATOM.finditer(html):
+        atom = m.group()
+        text = not atom.startswith(("<", "&"))
+        for piece in [atom[i : i + 256] for i in range(0, len(atom), 256)] if text else [atom]:
+            if not fits(piece) and line_cut is not None:
+                cut(line_cut[0], line_cut[1], 1)
+            if not fits(piece):
+                if text:
+                    free = limit - len(_closers(stack)) - len(current)
+                    current, piece = current + piece[: max(free, 0)], piece[max(free, 0) :]
+                cut(len(current), stack, 0)
+            if piece == "\n":
+                line_cut = (len(current), stack)
+            current += piece
+            stack = _push(stack, piece)
+    if _visible(current):
+        parts.append(current + _closers(stack))
+    return parts
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

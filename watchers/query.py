@@ -271,7 +271,7 @@ def _lex_bare(word: str, pos: int, following: str, out: list[_Tok]) -> None:
     if near or word in ("NEAR", "ONEAR"):
         op = near.group(1) if near else word
         number = near.group(2) if near else ""
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             raise QueryError(pos, f"{op}/ needs a number of words", f"Write for example {op}/5")
         distance = int(number)
         if not 1 <= distance <= MAX_DISTANCE:

@@ -216,3 +216,41 @@ def tokenise(text: str) -> tuple[Token, ...]:
         norm = normalise(surface)
         tokens.append(Token(m.start(), m.start() + len(surface), norm, inflection_key(norm)))
     return tuple(tokens)
+
+
+# --- invisible controls ------------------------------------------------------------------------
+
+# Characters that change how the text around them reads without being seen: bidirectional
+# embeddings, overrides and isolates (U+202A-202E, U+2066-2069), marks (U+200E/F, U+061C), and
+# zero-width characters (U+200B-200D, U+2060-2064, U+FEFF). ZWJ is kept inside emoji sequences
+# (👩‍💻) and ZWNJ between letters (Persian spellings need it).
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_ZWJ, _ZWNJ = "\u200d", "\u200c"
+
+
+def _emoji_part(char: str) -> bool:
+    return (
+        unicodedata.category(char) in ("So", "Sk")
+        or char in "\ufe0f\u20e3"
+        or (
+            "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        )
+    )
+
+
+def _kept_joiner(text: str, index: int) -> bool:
+    if index == 0 or index == len(text) - 1:
+        return False
+    before, after = text[index - 1], text[index + 1]
+    if text[index] == _ZWJ:
+        return _emoji_part(before) and _emoji_part(after)
+    if text[index] == _ZWNJ:
+        return before.isalpha() and after.isalpha()
+    return False
+
+
+def neutralise_controls(text: str) -> str:
+    """``text`` without the invisible characters that could make it read differently."""
+    if text.isascii() or not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub(lambda m: m.group() if _kept_joiner(text, m.start()) else "", text)

@@ -270,3 +270,54 @@ async def test_added_to_a_group_says_how_to_begin_and_blocking_pauses(
     store = app.bot_data.require().store
     await telegram.wait_for(lambda: not store.get_chat(CHAT).active, what="chat paused")  # type: ignore[union-attr]
     assert store.followed_feeds(CHAT)  # nothing is deleted
+
+
+async def test_numbers_in_other_scripts_and_huge_numbers_get_plain_answers(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    await chat.say("/watch Embassies: Russia AND embassy")
+    for command in ("/unwatch ²", "/pause ²", "/resume ³", "/unwatch ١", "/mute ² 2h"):
+        answer = await chat.say(command)
+        assert "no watchlist called" in answer and "went wrong" not in answer, command
+    assert "no feed number" not in await chat.say("/removefeed ³")
+    assert "don't follow that feed" in await chat.say("/removefeed ³")
+    answer = await chat.say("/removefeed " + "9" * 5001)
+    assert "There is no feed number 999" in answer and len(answer) < 200
+    answer = await chat.say("/unwatch " + "1" * 5001)
+    assert "There is no watchlist number 111" in answer and len(answer) < 200
+    assert "Embassies" in await chat.say("/watchlists")  # ١ did not remove #1
+    answer = await chat.say("/watch a NEAR/² b")
+    assert "needs a number of words" in answer and "went wrong" not in answer
+
+
+async def test_a_long_bad_query_is_quoted_around_the_error_only(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    before = len(telegram.sent_to(CHAT))
+    query = "Russia AND " * 30 + "(embassy " + "OR gas " * 10
+    telegram.user_sends(f"/watch {query}", chat_id=CHAT)
+    answer = (await telegram.wait_for_messages(CHAT, before + 1, timeout=10))[before]
+    await asyncio.sleep(0.3)
+    assert len(telegram.sent_to(CHAT)) == before + 1  # one message, accepted by the server
+    [shown, caret] = answer.plain_text.split("\n")[1:3]
+    assert len(shown) <= 62 and shown.startswith("…") and shown.endswith("…")
+    assert shown[caret.index("^")] == "(" and "(embassy" in shown
+
+
+async def test_invisible_controls_do_not_reach_replies(
+    app: NewswatchApp, telegram: FakeTelegram, feeds: FeedServer
+) -> None:
+    chat = Chat(telegram)
+    await chat.say("/start")
+    answer = await chat.say("/watch Gas\u202e sag\u202c\u200b: gas OR LNG")
+    assert "Watching Gas sag:" in answer
+    assert "\u202e" not in answer and "\u200b" not in answer
+    feeds.publish("/rtl.xml", rss([{"title": "x", "guid": "x"}], title="Wire \u2067evil\u2069"))
+    assert "Following Wire evil" in await chat.say(f"/addfeed {feeds.url('/rtl.xml')}")
+    listing = await chat.say("/feeds")
+    assert "Wire evil" in listing and "\u2067" not in listing
+    assert "Stopped watching Gas sag" in await chat.say("/unwatch Gas sag")
