@@ -137,6 +137,8 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
+APPLICATION_ID = 0x6E777463  # "nwtc": marks a SQLite file as newswatch's (PRAGMA application_id)
+_OWN_TABLES = frozenset({"chats", "feeds", "follows", "watchlists", "outbox"})
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -285,6 +287,11 @@ class SqliteStorage:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
+            try:
+                self._check_owner()  # before anything writes to the file
+            except BaseException:
+                self._db.close()
+                raise
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -292,6 +299,32 @@ class SqliteStorage:
             self._migrate()
         except sqlite3.Error as e:
             raise StorageError(f"cannot open the database {self.path}: {e}") from e
+
+    def _check_owner(self) -> None:
+        """Refuse a file that another program wrote, before anything is written to it."""
+        owner = self._db.execute("PRAGMA application_id").fetchone()[0]
+        if owner == APPLICATION_ID:
+            return
+        if owner != 0:
+            raise StorageError(
+                f"{self.path} belongs to another program (SQLite application_id {owner}); "
+                "newswatch leaves it untouched. Set [storage] path to a file of its own."
+            )
+        tables = sorted(
+            r[0]
+            for r in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        )
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        ours = version > 0 and _OWN_TABLES.issubset(tables)  # written before the mark existed
+        if tables and not ours:
+            shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+            raise StorageError(
+                f"{self.path} is not a newswatch database (it holds the tables {shown}); "
+                "newswatch leaves it untouched. Set [storage] path to a file of its own."
+            )
+        self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
 
     # -- plumbing -----------------------------------------------------------------------------
 
