@@ -6,19 +6,19 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.dedup import Version, load_versions
+from bench.dedup import HARD_NEGATIVES, STORIES, Version, load_versions
 from watchers import dedup
 from watchers.dedup import (
     SAME_STORY_THRESHOLD,
     StoryFingerprint,
     canonical_link,
+    different_facts,
     group_stories,
     headline_counts,
     same_story,
@@ -26,9 +26,6 @@ from watchers.dedup import (
     similarity,
     story_fingerprint,
 )
-
-STORIES = Path(__file__).resolve().parent.parent / "data" / "stories" / "stories.json"
-
 
 # --- canonical links ---------------------------------------------------------------------------
 
@@ -274,6 +271,80 @@ def test_the_same_headline_over_unrelated_leads_is_not_one_story() -> None:
     assert not same_story(a, b)
 
 
+# --- different facts in the same words ------------------------------------------------------
+
+QUAKE_LEAD = (
+    "A magnitude {m} earthquake struck off the coast of {place} on Tuesday, the US Geological "
+    "Survey said. There were no immediate reports of damage or injuries."
+)
+
+
+def _quake(magnitude: str, place: str) -> StoryFingerprint:
+    return story_fingerprint(
+        f"Magnitude {magnitude} earthquake strikes off {place}'s coast",
+        QUAKE_LEAD.format(m=magnitude, place=place),
+        f"https://quakewire.example/{place}-{magnitude}",
+    )
+
+
+def test_the_same_template_about_another_place_or_magnitude_is_another_story() -> None:
+    japan, chile, japan_again = (
+        _quake("6.1", "Japan"),
+        _quake("5.8", "Chile"),
+        _quake("5.2", "Japan"),
+    )
+    assert different_facts(japan, chile) and not same_story(japan, chile)
+    assert different_facts(japan, japan_again) and not same_story(japan, japan_again)
+    copy = story_fingerprint(
+        "Strong 6.1-magnitude quake hits off Japan's coast",
+        "An earthquake of magnitude 6.1 hit off the coast of Japan on Tuesday, the US Geological "
+        "Survey said, and there were no immediate reports of damage or injuries.",
+        "https://pacifictimes.example/japan-quake",
+    )
+    assert same_story(japan, copy)
+
+
+def test_another_company_in_the_same_headline_is_another_story() -> None:
+    lead = "{c} on Thursday reported third-quarter earnings above analysts' forecasts."
+    shell = story_fingerprint("Shell profit beats forecasts", lead.format(c="Shell"), None)
+    bp = story_fingerprint("BP profit beats forecasts", lead.format(c="BP"), None)
+    assert similarity(shell, bp) == 0.0
+    assert not same_story(shell, bp)
+
+
+def test_fifteen_embassy_rows_from_one_wire_stay_fifteen_stories() -> None:
+    rows = [v for v in VERSIONS if v.subject == "fifteen embassy rows with Russia from one wire"]
+    groups = group_stories([v for v in rows if v.index == 0], lambda v: v.fingerprint)
+    assert len(groups) == 15
+
+
+def test_another_day_of_the_week_is_another_story() -> None:
+    lead = "Train drivers' union GDL called a 24-hour strike for {d} in a dispute over pay."
+    monday = story_fingerprint("Rail drivers call strike", lead.format(d="Monday"), None)
+    thursday = story_fingerprint("Rail drivers call strike", lead.format(d="Thursday"), None)
+    assert not same_story(monday, thursday)
+    assert same_story(
+        monday, story_fingerprint("Rail drivers call strike", lead.format(d="Monday"), None)
+    )
+
+
+def test_a_copy_that_names_an_actor_otherwise_still_merges() -> None:
+    fed = story_fingerprint(
+        "Fed raises interest rates by 25 basis points",
+        "The Federal Reserve raised its benchmark interest rate by 25 basis points on Wednesday to "
+        "a range of 5.25% to 5.5%, saying inflation remained elevated.",
+        None,
+    )
+    us = story_fingerprint(
+        "US Federal Reserve lifts rates a quarter point to 5.25%-5.5% range",
+        "The US Federal Reserve lifted its benchmark rate by 25 basis points to a range of 5.25% "
+        "to 5.5% on Wednesday, warning that inflation remained elevated.",
+        None,
+    )
+    assert not different_facts(fed, us)
+    assert same_story(fed, us)
+
+
 def test_stories_without_words_or_links_are_never_the_same() -> None:
     empty = story_fingerprint("", "", None)
     assert not same_story(empty, empty)
@@ -282,9 +353,9 @@ def test_stories_without_words_or_links_are_never_the_same() -> None:
 # --- the written stories (loaded as the bench loads them) -----------------------------------------
 
 
-VERSIONS = load_versions()
+VERSIONS = load_versions(STORIES, HARD_NEGATIVES)
 
-# Pairs the measure gets wrong, from the set written after the measure was chosen. They are kept
+# Pairs the measure gets wrong, from the sets written after the measure was chosen. They are kept
 # as expected failures so that the limits stay visible (and a fix shows up as XPASS).
 KNOWN_MISSES = {
     ("fjordline-profit[0]", "fjordline-profit[1]"): (
@@ -293,10 +364,17 @@ KNOWN_MISSES = {
     ("moscow-bans-british-officials[0]", "moscow-bans-british-officials[1]"): (
         "one name for another (Moscow, Russia; British, UK) and synonyms (bans, bars)"
     ),
-    ("meridian-fresco-blocked[0]", "meridian-raises-offer[0]"): (
-        "the same parties and background; only the verb (blocks, raises) tells them apart"
+    ("nordair-orders-40-airbus[1]", "skyway-orders-40-airbus[0]"): (
+        "a reworded headline with one airline for another and every figure shared: as a copy "
+        "that calls one actor by another name looks"
+    ),
+    ("sinner-beats-alcaraz[0]", "alcaraz-beats-sinner[0]"): (
+        "the same names in the other order: word order is not in the fingerprint"
     ),
 }
+
+# Stories of different subjects that are in fact one event (written by two hands, in two sets).
+SAME_EVENT = {("nikkei-record-high[1]", "nikkei-record-41000[0]")}
 
 
 def story_pairs(same: bool) -> list[Any]:
@@ -332,10 +410,12 @@ def test_different_stories_of_one_subject_are_kept_apart(a: Version, b: Version)
     assert not same_story(b.fingerprint, a.fingerprint)
 
 
-def test_stories_of_different_subjects_are_far_apart() -> None:
+def test_stories_of_different_subjects_are_apart() -> None:
     for a, b in itertools.combinations(VERSIONS, 2):
-        if a.subject != b.subject:
-            assert similarity(a.fingerprint, b.fingerprint) < 0.3, (a.name, b.name)
+        if a.subject != b.subject and (a.name, b.name) not in SAME_EVENT:
+            assert not same_story(a.fingerprint, b.fingerprint), (a.name, b.name)
+            if a.set == b.set:
+                assert similarity(a.fingerprint, b.fingerprint) < 0.3, (a.name, b.name)
 
 
 def test_seen_before() -> None:
@@ -382,11 +462,29 @@ def test_a_fingerprint_without_link_round_trips() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "garbage", "1|AAAA|AAAA|", "2|AAAA|AAAA|AAAA", "2|AAA|||", "2|AA!A|||", "2||AAAAAA||"],
+    [
+        "",
+        "garbage",
+        "1|AAAA|AAAA|",
+        "2|AAAA|AAAA|AAAA",
+        "2|AAA|||",
+        "2|AA!A|||",
+        "2||AAAAAA||",
+        "3|AAAA|AAAA|AAAA||",
+        "3|||||AAA|",
+    ],
 )
 def test_from_str_refuses_what_to_str_did_not_write(text: str) -> None:
     with pytest.raises(ValueError):
         StoryFingerprint.from_str(text)
+
+
+def test_a_stored_fingerprint_without_figures_is_still_read() -> None:
+    new = story_fingerprint("Council approves budget", LEAD, "https://example.com/a")
+    headline, names, lead = new.to_str().split("|")[1:4]
+    old = StoryFingerprint.from_str(f"2|{headline}|{names}|{lead}|example.com/a")
+    assert old.text_words == new.text_words and old.figures == frozenset()
+    assert same_story(old, new)
 
 
 def test_fingerprints_are_hashable_values() -> None:
@@ -490,7 +588,11 @@ def fingerprints(draw: st.DrawFn) -> StoryFingerprint:
     lead = draw(st.frozensets(words, max_size=10))
     site = draw(st.sampled_from(["a.example", "b.example", None]))
     link = f"{site}/{draw(st.integers(0, 3))}" if site else None
-    return StoryFingerprint(link, headline, names or frozenset(), headline | lead)
+    figures = draw(st.frozensets(st.integers(100, 104), max_size=3))
+    own = draw(st.frozensets(st.sampled_from(sorted(figures)), max_size=2)) if figures else None
+    return StoryFingerprint(
+        link, headline, names or frozenset(), headline | lead, own or frozenset(), figures
+    )
 
 
 @given(
