@@ -448,13 +448,10 @@ def test_prefix_lookups_see_queries_added_later() -> None:
     assert m.candidates(ARTICLE) == {2}
 
 
-def test_title_case_text_stays_fast() -> None:
-    import time
-
+@pytest.mark.timeout(20)  # a hang guard, not a speed target: timings live in bench/
+def test_title_case_text_does_not_hang() -> None:
     article = analysed("X", " ".join(["Zakharova"] * 20_000) + " said.", entities=[])
-    start = time.perf_counter()
     assert matches("PERSON:Zakharova AND GPE:Russia* OR said", article)
-    assert time.perf_counter() - start < 5
 
 
 def test_watchlists_sharing_terms_match_like_each_alone() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -444,30 +442,27 @@ def test_unbalanced_marks_do_not_swallow_the_text() -> None:
     assert _pairs(text) == [("We are ready.", "Zakharova", True)]
 
 
-def test_large_text_with_unbalanced_marks_is_fast() -> None:
+@pytest.mark.timeout(20)  # a hang guard, not a speed target: timings live in bench/
+def test_large_text_with_unbalanced_marks_does_not_hang() -> None:
     chunk = (
         "Officials said “the plan was ready and then ” nothing happened. “We will go on,” "
         'Anna Berg said. A "stray mark, an ‘odd one and another “ one. '
     ) * 8
     text = ("\n\n".join([chunk] * 200))[:200_000]
-    started = time.perf_counter()
     quotes = extract_quotes(text)
-    assert time.perf_counter() - started < 2.0
     assert any(q.speaker == "Anna Berg" for q in quotes)
 
 
-def test_pathological_single_paragraph_is_fast() -> None:
+@pytest.mark.timeout(20)  # a hang guard, not a speed target: timings live in bench/
+def test_pathological_single_paragraph_does_not_hang() -> None:
     text = ("“ word " * 20_000) + ('" x ' * 10_000)
-    started = time.perf_counter()
-    extract_quotes(text)
-    assert time.perf_counter() - started < 2.0
+    assert all(q.text.strip() for q in extract_quotes(text))
 
 
-def test_one_endless_sentence_is_fast() -> None:
+@pytest.mark.timeout(20)  # a hang guard, not a speed target: timings live in bench/
+def test_one_endless_sentence_does_not_hang() -> None:
     text = "and Anna Berg met him and the diplomat said “it was fine” and Acme Group " * 3000
-    started = time.perf_counter()
     quotes = extract_quotes(text)
-    assert time.perf_counter() - started < 2.0
     assert len(quotes) == 3000
 
 
