@@ -37,8 +37,9 @@ Definitions:
 
 The real-news modes add:
 
-- ``recall_90``: the share of annotated full quotes that some found quote (full or partial)
-  holds at least 90 % of the words of (a quote found merged with its neighbour still counts);
+- ``recall_90``: the share of annotated full quotes that are found (as in ``recall``) or that
+  some found quote, full or partial, holds at least 90 % of the words of (a quote found merged
+  with its neighbour, or cut short by a word or two, still counts);
 - ``key_right``: the articles whose first quote by ``choose_key_quotes`` (no matched spans) is a
   full quote matching an annotated full quote, with the right speaker, and with a named speaker
   wherever the article names one for some full quote (an article with no full quote is right
@@ -303,8 +304,11 @@ def evaluate_real(
     held = right = same = 0
     for article in articles:
         found = once(article)
-        for a in article.quotes:
-            held += a.full and any(holds(f.text, a.text) for f in found)
+        fulls = [a for a in article.quotes if a.full]
+        matched = {j for _, j in pairs([f for f in found if f.full], fulls)}
+        held += sum(
+            j in matched or any(holds(f.text, a.text) for f in found) for j, a in enumerate(fulls)
+        )
         r, s = key_quote(article, found, show)
         right += r
         same += s
