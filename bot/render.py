@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 
 from watchers.digest import relative_time
-from watchers.model import Digest, DigestItem, Quote
+from watchers.model import Digest, DigestItem, Quote, StoryCopy
 from watchers.quotes import shorten
 from watchers.text import neutralise_controls
 
@@ -53,6 +53,16 @@ def quote_line(quote: Quote) -> str:
     return f"“{text}” — {quote.speaker}" if quote.speaker else f"“{text}”"
 
 
+def _copy_html(copy: StoryCopy) -> str:
+    source = text_html(copy.source)
+    link = _safe_link(copy.link)
+    return f'<a href="{escape(link)}">{source}</a>' if link else source
+
+
+def _copy_text(copy: StoryCopy) -> str:
+    return f"{copy.source} {copy.link}" if copy.link else copy.source
+
+
 def render_item_html(item: DigestItem, now: datetime) -> str:
     title = text_html(shorten(item.title.strip() or "(untitled)", MAX_TITLE))
     link = _safe_link(item.link)
@@ -69,7 +79,7 @@ def render_item_html(item: DigestItem, now: datetime) -> str:
     elif item.snippet:
         lines.append(_bold_spans(item.snippet, item.snippet_spans))
     if item.also:
-        lines.append("also: " + text_html(", ".join(item.also)))
+        lines.append("also: " + ", ".join(_copy_html(copy) for copy in item.also))
     return "\n".join(lines)
 
 
@@ -119,7 +129,7 @@ def render_digest_text(digest: Digest, now: datetime, *, more: int = 0) -> str:
         if not item.quotes and item.snippet:
             lines.append(f"  {item.snippet}")
         if item.also:
-            lines.append(f"  also: {', '.join(item.also)}")
+            lines.append(f"  also: {', '.join(_copy_text(copy) for copy in item.also)}")
     if more:
         lines.append(f"\n+{more} more")
     return "\n".join(lines)

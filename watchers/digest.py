@@ -1,15 +1,25 @@
-"""What goes into a digest, in which order (pure: plain data in, digests out)."""
+"""What goes into a digest, in which order (pure: plain data in, digests out).
+
+A digest shows a watchlist's newest stories first, whatever their quotes or how many terms they
+matched, so that the ages read in order. One story from several feeds is one item, its other
+copies listed under "also" with their links; stories past the first ``max_items`` wait for
+``/digest more``. Composing costs the pending hits' sorting plus a comparison of each with the
+stories shown: it is bounded by what is shown, not by how many hits are held
+(``bench/digest.py`` measures it).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from watchers.dedup import StoryFingerprint, group_stories, story_fingerprint
+from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
 from watchers.errors import CommandError
-from watchers.model import Chat, Digest, DigestItem, PendingHit, Watchlist
+from watchers.model import Chat, Digest, DigestItem, PendingHit, StoryCopy, Watchlist
+from watchers.quotes import ELLIPSIS, snippet
 from watchers.schedule import (
     DEFAULT_SCHEDULE,
     DigestSchedule,
@@ -25,8 +35,9 @@ from watchers.schedule import (
 
 @dataclass(frozen=True, slots=True)
 class ComposedDigest:
-    """A digest and the hits it carries (watchlist id, article id). The stories past its
-    ``max_items`` (``more`` of them, whose hits are ``held``) wait for ``/digest more``."""
+    """A digest and the hits it carries (watchlist id, article id). The hits past its
+    ``max_items`` stories (``held``; ``more`` counts them, one per link) wait for
+    ``/digest more``."""
 
     digest: Digest
     hits: tuple[tuple[int, int], ...]
@@ -34,27 +45,80 @@ class ComposedDigest:
     held: tuple[tuple[int, int], ...] = ()
 
 
-def _relevance(hit: PendingHit) -> tuple[int, int, float]:
-    named_quote = any(q.full and q.speaker for q in hit.detail.quotes)
+def _newest_first(hit: PendingHit) -> tuple[float, int, int]:
+    """Newest first; at the same time, more matched terms first, then the earlier article."""
     published = hit.article.published or hit.created_at
-    return (len(hit.detail.terms), int(named_quote), published.timestamp())
+    return (-published.timestamp(), -len(hit.detail.terms), hit.article_id)
 
 
 def _fingerprint(hit: PendingHit) -> StoryFingerprint:
     if hit.story:
-        return StoryFingerprint.from_str(hit.story)
+        try:
+            return StoryFingerprint.from_str(hit.story)
+        except ValueError:
+            pass  # a format no longer read: the article itself still tells
     a = hit.article
     return story_fingerprint(a.title, a.summary, a.link)
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def _flat(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def without_headline(
+    text: str, spans: Sequence[tuple[int, int]], title: str
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A snippet without the headline it starts with (snippets stored before they were taken
+    from the body alone began with it), spans shifted to match; unchanged otherwise."""
+    head = _flat(title)
+    if not head:
+        return text, tuple(spans)
+    # the whole headline, or (when the snippet was cut before it) "…" and its last words
+    ends = [ELLIPSIS + head[i + 1 :] for i, c in enumerate(head) if c == " " and i < len(head) - 12]
+    start = head if text.startswith(head) else next((s for s in ends if text.startswith(s)), None)
+    if start is None:
+        return text, tuple(spans)
+    rest = text[len(start) :]
+    if rest and not rest[0].isspace() and rest[0] not in ".:—–-" + ELLIPSIS:
+        return text, tuple(spans)  # the headline's words run on into longer words
+    cut = len(text) - len(rest.lstrip(" .:—–-"))
+    body = text[cut:]
+    if body == ELLIPSIS:
+        return "", ()
+    return body, tuple((a - cut, b - cut) for a, b in spans if a >= cut)
+
+
+def body_snippet(
+    text: str, title_end: int, spans: Sequence[tuple[int, int]], width: int = 200
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The snippet of an analysed text (title, blank line, body) taken from the body alone:
+    around the first match in the body, or its start when every match is in the title (the
+    headline is shown already, as the item's link). Spans index into ``text``."""
+    body_start = len(text) - len(text[title_end:].lstrip())
+    body = text[body_start:]
+    inside = [(a - body_start, b - body_start) for a, b in spans if a >= body_start]
+    return snippet(body, inside, width)
+
+
+def _copies(hit: PendingHit, others: Sequence[PendingHit]) -> tuple[StoryCopy, ...]:
+    """Every other copy of the story, labelled by its source (numbered when a source repeats)."""
+    seen = {hit.article.source or hit.article.source_host: 1}
+    copies = []
+    for other in others:
+        a = other.article
+        label = a.source or a.source_host or "another feed"
+        seen[label] = seen.get(label, 0) + 1
+        shown = label if seen[label] == 1 else f"{label} ({seen[label]})"
+        copies.append(StoryCopy(source=shown, link=a.link, title=a.title))
+    return tuple(copies)
+
+
 def _item(hit: PendingHit, quotes_per_article: int, also: Sequence[PendingHit] = ()) -> DigestItem:
     a = hit.article
-    own = a.source or a.source_host
-    others = tuple(
-        dict.fromkeys(
-            s for h in also if (s := h.article.source or h.article.source_host) and s != own
-        )
-    )
+    text, spans = without_headline(hit.detail.snippet, hit.detail.snippet_spans, a.title)
     return DigestItem(
         article_id=hit.article_id,
         title=a.title,
@@ -63,10 +127,40 @@ def _item(hit: PendingHit, quotes_per_article: int, also: Sequence[PendingHit] =
         published=a.published,
         matched=hit.detail.terms,
         quotes=hit.detail.quotes[:quotes_per_article],
-        snippet=hit.detail.snippet,
-        snippet_spans=hit.detail.snippet_spans,
-        also=others,
+        snippet=text,
+        snippet_spans=spans,
+        also=_copies(hit, also),
     )
+
+
+def _link_key(hit: PendingHit) -> str:
+    link = hit.story.rsplit("|", 1)[-1] if hit.story else ""
+    return link or hit.article.link or f"#{hit.article_id}"
+
+
+def choose_stories(
+    hits: Sequence[PendingHit], max_items: int
+) -> tuple[list[list[PendingHit]], list[PendingHit]]:
+    """The first ``max_items`` stories, newest first, each with every copy among ``hits``
+    (representative first), and the hits of the other stories, newest first.
+
+    Each hit is compared with the stories already chosen only (at most ``max_items``), so the
+    cost is the sorting plus ``max_items`` comparisons a hit, whatever the number of hits.
+    """
+    stories: list[list[PendingHit]] = []
+    leaders: list[StoryFingerprint] = []
+    rest: list[PendingHit] = []
+    for hit in sorted(hits, key=_newest_first):
+        fingerprint = _fingerprint(hit)
+        match = next((i for i, lead in enumerate(leaders) if same_story(lead, fingerprint)), None)
+        if match is not None:
+            stories[match].append(hit)
+        elif len(stories) < max_items:
+            stories.append([hit])
+            leaders.append(fingerprint)
+        else:
+            rest.append(hit)
+    return stories, rest
 
 
 def compose_digests(
@@ -77,12 +171,12 @@ def compose_digests(
     quotes_per_article: int = 1,
     max_items: int = 10,
 ) -> list[ComposedDigest]:
-    """One digest per watchlist with pending hits, most relevant (then newest) items first.
+    """One digest per watchlist with pending hits, newest stories first.
 
-    The same story from several feeds is one item, "also" naming the other sources.
-
-    At most ``max_items`` items go in a digest; the rest stay pending and are counted in ``more``.
-    Hits of watchlists that no longer exist are left out.
+    The same story from several feeds is one item, "also" listing every other copy with its
+    link. At most ``max_items`` items go in a digest; the hits of later stories stay pending
+    (``held``) and ``more`` counts them, one per link (copies of one story under different links
+    count apart until they are shown). Hits of watchlists that no longer exist are left out.
     """
     by_watchlist: dict[int, list[PendingHit]] = {}
     for hit in hits:
@@ -90,9 +184,7 @@ def compose_digests(
             by_watchlist.setdefault(hit.watchlist_id, []).append(hit)
     out = []
     for watchlist_id in sorted(by_watchlist):
-        ranked = sorted(by_watchlist[watchlist_id], key=_relevance, reverse=True)
-        stories = group_stories(ranked, _fingerprint)  # one entry per story, best first
-        chosen = stories[:max_items]
+        chosen, rest = choose_stories(by_watchlist[watchlist_id], max_items)
         digest = Digest(
             chat_id=chat_id,
             watchlist_id=watchlist_id,
@@ -103,8 +195,8 @@ def compose_digests(
             ComposedDigest(
                 digest=digest,
                 hits=tuple((h.watchlist_id, h.article_id) for g in chosen for h in g),
-                more=len(stories) - len(chosen),
-                held=tuple((h.watchlist_id, h.article_id) for g in stories[max_items:] for h in g),
+                more=len({_link_key(h) for h in rest}),
+                held=tuple((h.watchlist_id, h.article_id) for h in rest),
             )
         )
     return out

@@ -136,8 +136,17 @@ class Watchlist:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryCopy:
+    """Another feed's copy of a digest's story: who published it, where, under which title."""
+
+    source: str
+    link: str | None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DigestItem:
-    """One story in a digest."""
+    """One story in a digest; ``also`` lists every other copy of it."""
 
     article_id: int
     title: str
@@ -148,7 +157,7 @@ class DigestItem:
     quotes: tuple[Quote, ...] = ()
     snippet: str = ""
     snippet_spans: tuple[tuple[int, int], ...] = ()
-    also: tuple[str, ...] = ()
+    also: tuple[StoryCopy, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
+from watchers.digest import body_snippet
 from watchers.errors import FeedError, ParseError, QueryError, StorageError
 from watchers.fetch import Fetcher
 from watchers.fulltext import extract_main_text
@@ -22,7 +23,7 @@ from watchers.model import Analysis, Article, Feed, FetchResult, HitDetail, Matc
 from watchers.nlp import Analyser
 from watchers.parse import FeedInfo, discover_feeds, parse_feed
 from watchers.query import Query, parse_query
-from watchers.quotes import choose_key_quotes, extract_quotes, snippet
+from watchers.quotes import choose_key_quotes, extract_quotes
 from watchers.schedule import FeedState, due_feeds
 from watchers.store import Storage
 
@@ -367,7 +368,7 @@ class Engine:
         for i, m in matched:
             spans = spans_in_source.get((i, m.watchlist_id), ()) if i in texts else m.spans
             ranked = choose_key_quotes(quotes[i], spans, n=len(quotes[i]))
-            text, snippet_spans = snippet(analyses[i].text, m.spans)
+            text, snippet_spans = body_snippet(analyses[i].text, analyses[i].title_end, m.spans)
             detail = HitDetail(
                 terms=m.terms,
                 quotes=tuple(ranked),

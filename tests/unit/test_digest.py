@@ -1,7 +1,18 @@
 from datetime import UTC, datetime, timedelta
 
-from watchers.digest import compose_digests, decide_delivery, relative_time
-from watchers.model import Article, Chat, HitDetail, PendingHit, Quote, Watchlist
+import pytest
+
+from bot.render import render_digest_html, render_digest_text
+from watchers import dedup
+from watchers.dedup import StoryFingerprint, story_fingerprint
+from watchers.digest import (
+    body_snippet,
+    compose_digests,
+    decide_delivery,
+    relative_time,
+    without_headline,
+)
+from watchers.model import Article, Chat, HitDetail, PendingHit, Quote, StoryCopy, Watchlist
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -27,18 +38,23 @@ WATCHLISTS = {
 }
 
 
-def test_one_digest_per_watchlist_ordered_by_relevance_then_time() -> None:
+def test_one_digest_per_watchlist_newest_first_whatever_the_quotes() -> None:
     hits = [
         _hit(1, 10, ("Russia",), 50),
-        _hit(1, 11, ("Russia", "embassy"), 40),
+        _hit(1, 11, ("Russia", "embassy"), 40, quote=True),
         _hit(1, 12, ("Russia",), 5),
         _hit(2, 13, ("gas",), 1),
         _hit(1, 14, ("Russia",), 5, quote=True),
+        _hit(1, 15, ("Russia",), 0),
+        _hit(1, 16, ("Russia", "embassy"), 5),
     ]
     out = compose_digests(7, hits, WATCHLISTS)
     assert [c.digest.watchlist_name for c in out] == ["Embassies", "Gas"]
-    assert [i.article_id for i in out[0].digest.items] == [11, 14, 12, 10]
-    assert out[0].hits == ((1, 11), (1, 14), (1, 12), (1, 10))
+    # at the same time: more matched terms first, then the earlier article
+    assert [i.article_id for i in out[0].digest.items] == [15, 16, 12, 14, 11, 10]
+    assert out[0].hits == ((1, 15), (1, 16), (1, 12), (1, 14), (1, 11), (1, 10))
+    ages = render_digest_text(out[0].digest, NOW)
+    assert ages.index("just now") < ages.index("5 min ago") < ages.index("40 min ago")
 
 
 def test_items_over_the_limit_stay_pending() -> None:
@@ -46,6 +62,136 @@ def test_items_over_the_limit_stay_pending() -> None:
     [c] = compose_digests(7, hits, WATCHLISTS, max_items=10)
     assert len(c.digest.items) == 10 and c.more == 5
     assert [i.article_id for i in c.digest.items] == list(range(1, 11))  # newest first
+
+
+def _story(
+    w: int, a: int, title: str, lead: str, source: str, minutes_ago: int, link: str | None = None
+) -> PendingHit:
+    link = link if link is not None else f"https://{source.lower().replace(' ', '')}.example/{a}"
+    article = Article(
+        key=f"k{a}",
+        title=title,
+        summary=lead,
+        link=link,
+        source=source,
+        published=NOW - timedelta(minutes=minutes_ago),
+    )
+    return PendingHit(
+        watchlist_id=w,
+        article_id=a,
+        article=article,
+        detail=HitDetail(terms=("quake",)),
+        created_at=NOW,
+        story=story_fingerprint(title, lead, link).to_str(),
+    )
+
+
+QUAKE = "A magnitude {m} earthquake struck off the coast of {p} on Tuesday, the USGS said."
+
+
+def _quake(a: int, m: str, p: str, source: str = "Quake Wire", minutes_ago: int = 5) -> PendingHit:
+    title = f"Magnitude {m} earthquake strikes off {p}'s coast"
+    return _story(1, a, title, QUAKE.format(m=m, p=p), source, minutes_ago)
+
+
+def test_look_alike_stories_from_one_feed_are_each_delivered() -> None:
+    hits = [_quake(1, "6.1", "Japan"), _quake(2, "5.8", "Chile"), _quake(3, "6.1", "Indonesia")]
+    [c] = compose_digests(7, hits, WATCHLISTS)
+    assert [i.article_id for i in c.digest.items] == [1, 2, 3]
+    assert all(i.also == () for i in c.digest.items)
+
+
+def test_every_merged_copy_is_listed_with_its_link() -> None:
+    hits = [
+        _quake(1, "6.1", "Japan", minutes_ago=3),
+        _quake(2, "6.1", "Japan", "Pacific Times", minutes_ago=9),
+        _quake(3, "6.1", "Japan", minutes_ago=20),  # the same feed again, under another link
+        _story(1, 4, "Magnitude 6.1 earthquake strikes off Japan's coast", "", "Blog", 30, ""),
+    ]
+    [c] = compose_digests(7, hits, WATCHLISTS)
+    [item] = c.digest.items
+    assert item.article_id == 1
+    assert item.also == (
+        StoryCopy("Pacific Times", "https://pacifictimes.example/2", hits[1].article.title),
+        StoryCopy("Quake Wire (2)", "https://quakewire.example/3", hits[2].article.title),
+        StoryCopy("Blog", "", hits[3].article.title),
+    )
+    assert c.hits == ((1, 1), (1, 2), (1, 3), (1, 4))
+    [html] = render_digest_html(c.digest, NOW)
+    assert (
+        'also: <a href="https://pacifictimes.example/2">Pacific Times</a>, '
+        '<a href="https://quakewire.example/3">Quake Wire (2)</a>, Blog'
+    ) in html
+    text = render_digest_text(c.digest, NOW)
+    assert "also: Pacific Times https://pacifictimes.example/2, Quake Wire (2) https://" in text
+
+
+def test_copies_of_a_shown_story_past_the_cut_go_with_it() -> None:
+    hits = [_hit(1, a, ("Russia",), a) for a in range(1, 13)]
+    hits.append(_quake(20, "6.1", "Japan", minutes_ago=0))
+    hits.append(_quake(21, "6.1", "Japan", "Pacific Times", minutes_ago=100))
+    [c] = compose_digests(7, hits, WATCHLISTS, max_items=10)
+    assert [i.article_id for i in c.digest.items] == [20, *range(1, 10)]
+    assert c.digest.items[0].also[0].source == "Pacific Times"
+    assert (1, 21) in c.hits and (1, 21) not in c.held
+    assert c.held == ((1, 10), (1, 11), (1, 12)) and c.more == 3
+
+
+def test_composing_compares_each_hit_with_the_shown_stories_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = 0
+    real_same_story = dedup.same_story
+
+    def counting(a: StoryFingerprint, b: StoryFingerprint, **kw: float) -> bool:
+        nonlocal calls
+        calls += 1
+        return real_same_story(a, b, **kw)
+
+    monkeypatch.setattr("watchers.digest.same_story", counting)
+    hits = [_hit(1, a, ("Russia",), a) for a in range(1, 1001)]
+    [c] = compose_digests(7, hits, WATCHLISTS, max_items=10)
+    assert len(c.digest.items) == 10 and len(c.held) == 990 and c.more == 990
+    assert calls <= 10 * len(hits)
+
+
+def test_the_snippet_comes_from_the_body() -> None:
+    title = "Russia and Estonia clash over embassy staff"
+    body = "Estonia's foreign ministry summoned the Russian ambassador on Tuesday."
+    text = f"{title}\n\n{body}"
+    # every match in the headline: the body's start
+    out, spans = body_snippet(text, len(title), [(0, 6), (36, 43)])
+    assert out == body and spans == ()
+    # a match in the body too: around it, with its span
+    start = text.index("Russian")
+    out, spans = body_snippet(text, len(title), [(0, 6), (start, start + 7)])
+    assert out == body and [out[a:b] for a, b in spans] == ["Russian"]
+    assert body_snippet(title, len(title), [(0, 6)]) == ("", ())
+
+
+def test_a_stored_snippet_that_repeats_the_headline_loses_it() -> None:
+    title = "Russia and Estonia clash over embassy staff"
+    stored = f"{title} Estonia's foreign ministry summoned the Russian ambassador."
+    at = stored.index("Russian")
+    out, spans = without_headline(stored, [(0, 6), (at, at + 7)], title)
+    assert out == "Estonia's foreign ministry summoned the Russian ambassador."
+    assert [out[a:b] for a, b in spans] == ["Russian"]
+    cut = "…Estonia clash over embassy staff The ministry summoned the ambassador…"
+    assert without_headline(cut, [], title)[0] == "The ministry summoned the ambassador…"
+    assert without_headline(f"{title}…", [], title) == ("", ())
+    other = "Russia and Estonia clash over embassy staffing rules, officials say."
+    assert without_headline(other, [(0, 6)], title) == (other, ((0, 6),))
+    old = PendingHit(
+        1,
+        1,
+        Article(key="k1", title=title),
+        HitDetail(("Russia",), snippet=stored, snippet_spans=((0, 6), (at, at + 7))),
+        NOW,
+    )
+    [c] = compose_digests(7, [old], WATCHLISTS)
+    assert c.digest.items[0].snippet.startswith("Estonia's foreign ministry")
+    [html] = render_digest_html(c.digest, NOW)
+    assert html.count(title) == 1  # the headline, once
 
 
 def test_hits_of_removed_watchlists_are_left_out() -> None:
