@@ -4,9 +4,24 @@ Pure: every decision takes ``now`` (timezone-aware, returned as UTC) and reads n
 here does I/O. The parsers turn a user's words into data and raise ``CommandError`` with a
 plain-word message when the words make no sense.
 
-Local wall-clock times (``daily 08:00``, quiet hours) are resolved in the chat's time zone: a time
-the clock skips that day (spring forward) becomes the first valid time after it, and a time the
-clock shows twice (autumn back) means its first occurrence.
+Local wall-clock times (``daily 08:00``, ``hourly``, quiet hours) are read off the chat's clock, in
+its time zone, by one rule: a time is reached when the clock shows it, or jumps past it.
+
+- A time the clock skips that day (spring forward) is reached at the first instant after the
+  jump: ``daily 02:30`` goes at 03:00 on the day Berlin's clocks jump from 02:00 to 03:00.
+- A time the clock shows twice (autumn back) is a daily or weekly slot only the first time, so a
+  daily digest goes exactly once per local day: never twice, never skipped. ``hourly`` goes each
+  time the clock reaches a full hour, the repeated hour included.
+- Quiet hours are a range of the clock's face (start included, end not): an alert waits while the
+  clock shows a time inside it and is released at the first instant the clock shows one outside
+  it, whether the clock got there by reaching the end, by jumping past the end (spring), or by
+  going back before the start (autumn). When the clocks go back into the range, alerts wait again.
+  So on the day the clocks skip the whole of the time between end and start (quiet hours
+  02:15-02:00 on the day New York jumps from 02:00 to 03:00), the clock never leaves the range:
+  the end, 02:00, and the start, 02:15, are both reached at 03:00, the start wins, and held
+  alerts wait for the next day's 02:00. A release is therefore never inside the quiet hours.
+- Mutes and poll intervals are lengths of elapsed time, not clock readings: a one-day mute ends
+  24 hours later, whatever the clock shows then.
 """
 
 from __future__ import annotations
@@ -16,7 +31,7 @@ import enum
 import hashlib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -284,6 +299,18 @@ def _clock(at: time) -> str:
     return f"{at.hour:02d}:{at.minute:02d}"
 
 
+def _first_second(before: int, after: int, reached: Callable[[int], bool]) -> datetime:
+    """The first whole second (UTC) in ``(before, after]`` for which ``reached`` holds, given that
+    it does not hold at ``before``, holds at ``after`` and stays true once it holds."""
+    while after - before > 1:
+        middle = (before + after) // 2
+        if reached(middle):
+            after = middle
+        else:
+            before = middle
+    return datetime.fromtimestamp(after, UTC)
+
+
 def _wall_time_at(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
     """The UTC instants at which the clocks in ``tz`` show ``at`` on ``day``, in order.
 
@@ -299,15 +326,28 @@ def _wall_time_at(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
     # and fold=1 with the offset after it (a moment before the jump): search between them for
     # the first second whose local time has passed ``naive``.
     other = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    before = math.floor(min(first, other).timestamp())
-    after = math.ceil(max(first, other).timestamp())
-    while after - before > 1:
-        middle = (before + after) // 2
-        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= naive:
-            after = middle
-        else:
-            before = middle
-    return (datetime.fromtimestamp(after, UTC),)
+    return (
+        _first_second(
+            math.floor(min(first, other).timestamp()),
+            math.ceil(max(first, other).timestamp()),
+            lambda second: datetime.fromtimestamp(second, tz).replace(tzinfo=None) >= naive,
+        ),
+    )
+
+
+def _clocks_go_back(first: datetime, second: datetime, tz: ZoneInfo) -> datetime:
+    """The instant the clocks in ``tz`` go back, between the two times they show one wall time."""
+    offset = first.astimezone(tz).utcoffset()
+    return _first_second(
+        math.floor(first.timestamp()),
+        math.ceil(second.timestamp()),
+        lambda moment: datetime.fromtimestamp(moment, tz).utcoffset() != offset,
+    )
+
+
+def _clock_at(moment: datetime, tz: ZoneInfo) -> time:
+    """What the clocks in ``tz`` show at ``moment``."""
+    return moment.astimezone(tz).time().replace(tzinfo=None)
 
 
 def _next_wall_time(
@@ -317,22 +357,19 @@ def _next_wall_time(
     *,
     weekday: int | None = None,
     inclusive: bool = False,
-    repeats: bool = False,
 ) -> datetime:
     """The first moment (UTC) later than ``after`` (or equal, if ``inclusive``) at which the
-    clocks in ``tz`` show ``at`` (on ``weekday``, 0 = Monday, if given).
-
-    When the clocks show ``at`` twice in a day, only the first counts unless ``repeats``.
+    clocks in ``tz`` show ``at`` (on ``weekday``, 0 = Monday, if given) for the first time that
+    day; a skipped ``at`` is reached when the clocks jump past it.
     """
     start = after.astimezone(tz).date() - timedelta(days=1)
     for offset in range(10):
         day = start + timedelta(days=offset)
         if weekday is not None and day.weekday() != weekday:
             continue
-        moments = _wall_time_at(day, at, tz)
-        for moment in moments if repeats else moments[:1]:
-            if moment > after or (inclusive and moment == after):
-                return moment
+        moment = _wall_time_at(day, at, tz)[0]
+        if moment > after or (inclusive and moment == after):
+            return moment
     raise AssertionError("no matching day within ten days")  # pragma: no cover
 
 
@@ -417,12 +454,19 @@ def parse_schedule(text: str) -> DigestSchedule:
 
 
 def _next_hour(after: datetime, tz: ZoneInfo, *, inclusive: bool) -> datetime:
-    """The next top of the hour on the local clock (which is not UTC's in a +05:30 zone)."""
-    offset = after.astimezone(tz).utcoffset() or timedelta(0)
-    top = (after + offset).replace(minute=0, second=0, microsecond=0) - offset
-    if inclusive and top == after:
-        return top
-    return top + timedelta(hours=1)
+    """The next moment the local clock reaches a full hour (or jumps past one).
+
+    That is the top of the local hour, which is not UTC's in a +05:30 zone; an hour the clocks
+    repeat (autumn back) is reached again, and a half-hour shift (Lord Howe Island) moves it.
+    """
+    top = after.astimezone(tz).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    hours = [top + timedelta(hours=n) for n in range(-3, 4)]  # a clock change moves it 3h at most
+    return min(
+        moment
+        for hour in hours
+        for moment in _wall_time_at(hour.date(), hour.time(), tz)
+        if moment > after or (inclusive and moment == after)
+    )
 
 
 def _next_slot(
@@ -572,22 +616,40 @@ def parse_quiet(text: str) -> QuietHours | None:
     return QuietHours(start, end, silent=m.group(3) is not None)
 
 
+def _quiet_ends(quiet: QuietHours, tz: ZoneInfo, now: datetime) -> datetime:
+    """The first moment after ``now`` at which the clocks in ``tz`` show a time outside ``quiet``.
+
+    The clock leaves the range only where it reaches (or jumps past) the end, or where it goes
+    back over the start; every such moment in the next few days is a candidate, and the first
+    one after which the clock really is outside wins (on a spring day the clock can jump past
+    the end and the start together, and stay inside).
+    """
+    today = now.astimezone(tz).date()
+    candidates: set[datetime] = set()
+    for offset in range(-1, 4):
+        day = today + timedelta(days=offset)
+        candidates.update(_wall_time_at(day, quiet.end, tz))
+        starts = _wall_time_at(day, quiet.start, tz)
+        if len(starts) == 2:
+            candidates.add(_clocks_go_back(*starts, tz))
+    for moment in sorted(candidates):
+        if moment > now and not quiet.contains(_clock_at(moment, tz)):
+            return moment
+    raise AssertionError("the clock stays inside the quiet hours for days")  # pragma: no cover
+
+
 def quiet_decision(quiet: QuietHours | None, tz: ZoneInfo, now: datetime) -> QuietDecision:
     """What to do with an instant alert at ``now``: send it, hold it, or send it silently.
 
-    A held alert is released when the chat's clock next shows the end of the quiet hours (the
-    second time, if the clocks went back into them).
+    Held while the chat's clock shows a time inside the quiet hours; ``release_at`` is the first
+    moment it shows one outside them (see the module's notes on clocks that jump).
     """
     now = _utc(now)
-    if quiet is None:
-        return _SEND_NOW
-    clock = now.astimezone(tz).time().replace(tzinfo=None)
-    if not quiet.contains(clock):
+    if quiet is None or not quiet.contains(_clock_at(now, tz)):
         return _SEND_NOW
     if quiet.silent:
         return QuietDecision(hold=False, release_at=None, silent=True)
-    release_at = _next_wall_time(quiet.end, tz, now, repeats=True)
-    return QuietDecision(hold=True, release_at=release_at, silent=False)
+    return QuietDecision(hold=True, release_at=_quiet_ends(quiet, tz, now), silent=False)
 
 
 # --- mutes -------------------------------------------------------------------------------------
@@ -605,4 +667,6 @@ def parse_mute(text: str) -> timedelta:
 
 
 def is_muted(muted_until: datetime | None, now: datetime) -> bool:
+    """Whether a mute ending at ``muted_until`` still holds at ``now`` (it ends at that instant:
+    elapsed time, whatever the clocks do meanwhile)."""
     return muted_until is not None and _utc(now) < _utc(muted_until, "muted_until")

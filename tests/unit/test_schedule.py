@@ -780,6 +780,43 @@ def test_quiet_hours_across_the_autumn_overlap() -> None:
     assert quiet_decision(quiet, NEW_YORK, second) == (True, utc(2024, 11, 3, 6, 30), False)
 
 
+def test_quiet_hours_when_the_spring_gap_swallows_the_time_outside_them() -> None:
+    # New York, 10 March 2024, clocks jump from 02:00 to 03:00: the only time outside quiet
+    # hours 02:15-02:00 never shows, so a held alert waits for the next 02:00, not for 03:00
+    quiet = QuietHours(time(2, 15), time(2))
+    night_before = local(NEW_YORK, 2024, 3, 9, 2, 5)
+    assert quiet_decision(quiet, NEW_YORK, night_before).hold is False
+    now = local(NEW_YORK, 2024, 3, 10, 1, 30)
+    hold, release_at, _ = quiet_decision(quiet, NEW_YORK, now)
+    assert hold
+    assert release_at == local(NEW_YORK, 2024, 3, 11, 2, 0)
+    assert quiet_decision(quiet, NEW_YORK, utc(2024, 3, 10, 7)).hold  # 03:00 EDT
+    assert quiet_decision(quiet, NEW_YORK, release_at).hold is False
+
+
+def test_quiet_hours_end_when_the_clocks_go_back_before_their_start() -> None:
+    # Berlin, 27 October 2024: at 03:00 CEST the clocks go back to 02:00 CET, out of 02:30-03:00
+    quiet = QuietHours(time(2, 30), time(3))
+    now = local(BERLIN, 2024, 10, 27, 2, 45)
+    assert quiet_decision(quiet, BERLIN, now) == (True, utc(2024, 10, 27, 1), False)
+    # and 02:30 CET is inside them again, until 03:00 CET
+    again = local(BERLIN, 2024, 10, 27, 2, 30, fold=1)
+    assert quiet_decision(quiet, BERLIN, again) == (True, utc(2024, 10, 27, 2), False)
+
+
+def test_hourly_follows_a_half_hour_shift() -> None:
+    # Lord Howe Island, 7 April 2024: 02:00 (+11) goes back to 01:30 (+10:30); the next full
+    # hour the clock shows is 02:00 +10:30, an hour and a half after 01:00 +11
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    one = utc(2024, 4, 6, 14)
+    assert one.astimezone(lord_howe).time() == time(1)
+    assert next_digest_at(HOURLY, lord_howe, one, one) == utc(2024, 4, 6, 15, 30)
+    # 6 October 2024: 02:00 (+10:30) jumps to 02:30 (+11); 02:00 is reached at the jump
+    at = next_digest_at(HOURLY, lord_howe, utc(2024, 10, 5, 14, 30), utc(2024, 10, 5, 14, 30))
+    assert at == utc(2024, 10, 5, 15, 30)
+    assert next_digest_at(HOURLY, lord_howe, at, at) == utc(2024, 10, 5, 16)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     start=quarter_times,
@@ -787,6 +824,12 @@ def test_quiet_hours_across_the_autumn_overlap() -> None:
     zone=st.sampled_from(TIMED_ZONES),
     now=st.one_of(moments, dst_moments),
 )
+# New York skips 02:00-03:00 on 10 March 2024: the only time outside these quiet hours
+# (02:00-02:15) does not exist that day, so the alert waits for the next day's 02:00
+@example(time(2, 15), time(2), "America/New_York", utc(2024, 3, 10, 5))
+@example(time(2, 15), time(2), "America/New_York", utc(2024, 3, 9, 7, 15))
+# Berlin, 27 October 2024: at 03:00 CEST the clock goes back to 02:00, out of 02:30-03:00
+@example(time(2, 30), time(3), "Europe/Berlin", utc(2024, 10, 27, 0, 45))
 def test_held_alerts_are_released_when_quiet_hours_end(
     start: time, end: time, zone: str, now: datetime
 ) -> None:
@@ -799,8 +842,10 @@ def test_held_alerts_are_released_when_quiet_hours_end(
     assert hold == quiet.contains(now.astimezone(tz).time())
     if hold:
         assert release_at is not None
-        assert now < release_at <= now + timedelta(hours=26)
+        # a day, or two when a spring night skips all of the time outside the quiet hours
+        assert now < release_at <= now + timedelta(hours=49)
         assert not quiet.contains(release_at.astimezone(tz).time())
+        assert quiet_decision(quiet, tz, release_at).hold is False
         assert quiet.contains((release_at - timedelta(seconds=1)).astimezone(tz).time())
         # and not earlier: the quiet hours hold all the way (quarter hours, like the times)
         step = _ceil_quarter(now)
