@@ -19,6 +19,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ExtBot,
+    MessageHandler,
     filters,
 )
 
@@ -230,9 +231,14 @@ def register_handlers(app: NewswatchApp) -> None:
         "resume": handlers.cmd_resume,
         "digest": handlers.cmd_digest,
         "digest_more": handlers.cmd_digest,
+        "export": handlers.cmd_export,
+        "import": handlers.cmd_import,
     }
     for command, callback in table.items():
         app.add_handler(CommandHandler(command, callback, filters=updates))
+    # An OPML import fetches every new feed: it must not hold up other chats' commands.
+    documents = filters.Document.ALL & updates
+    app.add_handler(MessageHandler(documents, handlers.on_document, block=False))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(handlers.on_error)

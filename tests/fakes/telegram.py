@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.telegram_html import TextRejectedError, check_message_text
 
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_USER_ID",
     "ApiCall",
     "CallbackAnswer",
+    "Document",
     "EditedMessage",
     "FakeTelegram",
     "SentMessage",
@@ -95,6 +96,9 @@ _DEFAULT_UPDATE_TYPES = frozenset(
 _ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _API_PATH = re.compile(r"/bot([^/]*)/([^/]*)/?")
+_FILE_PATH = re.compile(r"/file/bot([^/]*)/(.+)")
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses larger files [API getFile]
+MAX_CAPTION_LENGTH = 1024
 _BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>@])")
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 # Parameters that are strings even when they look like JSON (PTB sends strings unquoted).
@@ -258,10 +262,37 @@ class _FloodLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file: one the bot sent with sendDocument, or one a user sent (``user_sends_document``)."""
+
+    chat_id: int
+    message_id: int
+    file_id: str
+    file_name: str
+    content: bytes
+    mime_type: str
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    content: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"<file {self.filename!r}, {len(self.content)} bytes>"
+
+
+@dataclass(frozen=True, slots=True)
 class _Reply:
     status: int
     payload: dict[str, Any]
     headers: tuple[tuple[str, str], ...] = ()
+    raw: bytes | None = None
+    """A file download: these bytes instead of the JSON payload."""
 
 
 class _Params:
@@ -356,8 +387,14 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
             name = part.get_param("name", header="content-disposition")
             if not isinstance(name, str):
                 continue
-            if part.get_filename() is not None:
-                values[name] = "<file>"
+            filename = part.get_filename()
+            if filename is not None:
+                content = part.get_payload(decode=True)
+                values[name] = _Upload(
+                    filename,
+                    content if isinstance(content, bytes) else b"",
+                    part.get_content_type(),
+                )
                 continue
             payload = part.get_payload(decode=True)
             raw = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
@@ -481,9 +518,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         content_type = self.headers.get("Content-Type", "")
         reply = self.server.fake._respond(url.path, url.query, content_type, body)
-        data = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
+        if reply.raw is not None:
+            data, media_type = reply.raw, "application/octet-stream"
+        else:
+            data = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
+            media_type = "application/json"
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -513,6 +554,8 @@ class FakeTelegram:
         "deleteMyCommands",
         "getChat",
         "getChatMember",
+        "sendDocument",
+        "getFile",
     )
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1") -> None:
@@ -548,6 +591,8 @@ class FakeTelegram:
         self._edits: list[EditedMessage] = []
         self._answers: list[CallbackAnswer] = []
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._files: dict[str, Document] = {}
+        self._documents: list[Document] = []
         self.internal_errors: list[str] = []
         """Tracebacks of bugs in the fake itself (answered with 500); should stay empty."""
 
@@ -1064,6 +1109,9 @@ class FakeTelegram:
     # -- request handling -----------------------------------------------------------------
 
     def _respond(self, path: str, query: str, content_type: str, body: bytes) -> _Reply:
+        download = _FILE_PATH.fullmatch(path)
+        if download is not None:
+            return self._download(*download.groups())
         match = _API_PATH.fullmatch(path)
         if match is None:
             return _error_reply(_ApiError(404, "Not Found"))
@@ -1444,6 +1492,144 @@ class FakeTelegram:
             },
         )
         return chat
+
+    # -- files ----------------------------------------------------------------------------
+
+    @property
+    def documents(self) -> list[Document]:
+        """Every file the bot sent with sendDocument."""
+        with self._lock:
+            return list(self._documents)
+
+    def documents_to(self, chat_id: int) -> list[Document]:
+        return [document for document in self.documents if document.chat_id == chat_id]
+
+    def user_sends_document(
+        self,
+        content: bytes,
+        file_name: str,
+        *,
+        chat_id: int,
+        chat_type: str = "private",
+        user_id: int | None = None,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a ``message`` update carrying a file (the bot reads it with getFile and a
+        download); return the update."""
+        if user_id is None:
+            user_id = chat_id if chat_type == "private" else DEFAULT_USER_ID
+        chat = self._chat_written_in(chat_id, chat_type, None, "Ann", False)
+        sender = {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+        with self._lock:
+            message_id = self._next_message_id(chat_id)
+            document = self._store_file(chat_id, message_id, file_name, content, mime_type)
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat,
+                "from": sender,
+                "document": self._document_object(document),
+            }
+            if caption:
+                message["caption"] = caption
+            self._messages[(chat_id, message_id)] = message
+            return self._enqueue("message", message)
+
+    def _store_file(
+        self, chat_id: int, message_id: int, file_name: str, content: bytes, mime_type: str
+    ) -> Document:
+        """Keep a file for getFile (lock held)."""
+        file_id = f"BQACAgIAAxkBAAI{len(self._files) + 1:06d}"
+        document = Document(chat_id, message_id, file_id, file_name, content, mime_type)
+        self._files[file_id] = document
+        return document
+
+    @staticmethod
+    def _document_object(document: Document) -> dict[str, Any]:
+        return {
+            "file_id": document.file_id,
+            "file_unique_id": "AgAD" + document.file_id[-6:],
+            "file_name": document.file_name,
+            "mime_type": document.mime_type,
+            "file_size": len(document.content),
+        }
+
+    def _api_get_file(self, params: _Params) -> dict[str, Any]:
+        file_id = params.text("file_id") or ""
+        with self._lock:
+            document = self._files.get(file_id)
+        if document is None:
+            raise _bad_request("invalid file_id")
+        if len(document.content) > MAX_DOWNLOAD_BYTES:
+            raise _bad_request("file is too big")
+        return {
+            "file_id": document.file_id,
+            "file_unique_id": "AgAD" + document.file_id[-6:],
+            "file_size": len(document.content),
+            "file_path": f"documents/{document.file_id}",
+        }
+
+    def _download(self, token: str, file_path: str) -> _Reply:
+        """GET /file/bot<token>/<file_path>: the file's bytes (errors as JSON, like the API)."""
+        if unquote(token) != self.token:
+            return _error_reply(_ApiError(401, "Unauthorized"))
+        with self._lock:
+            document = self._files.get(unquote(file_path).removeprefix("documents/"))
+        if document is None:
+            return _error_reply(_ApiError(404, "Not Found"))
+        return _Reply(200, {}, raw=document.content)
+
+    def _api_send_document(self, params: _Params) -> dict[str, Any]:
+        upload = params.values.get("document")
+        caption = params.text("caption")
+        parse_mode = params.text("parse_mode") or None
+        if caption:
+            try:
+                check_message_text(caption, parse_mode, max_length=MAX_CAPTION_LENGTH)
+            except TextRejectedError as rejected:
+                detail = rejected.description.replace(
+                    "message is too long", "message caption is too long"
+                )
+                raise _bad_request(detail) from None
+        with self._lock:
+            chat = self._resolve_chat(params.chat_ref())
+            self._check_can_write(chat)
+            if isinstance(upload, _Upload):
+                file_name, content, mime_type = upload.filename, upload.content, upload.content_type
+            elif isinstance(upload, str) and upload in self._files:
+                known = self._files[upload]
+                file_name, content, mime_type = known.file_name, known.content, known.mime_type
+            else:
+                raise _bad_request("there is no document in the request")
+            if not content:
+                raise _bad_request("file must be non-empty")
+            message_id = self._next_message_id(chat["id"])
+            document = self._store_file(chat["id"], message_id, file_name, content, mime_type)
+            document = Document(
+                chat["id"], message_id, document.file_id, file_name, content, mime_type, caption
+            )
+            self._files[document.file_id] = document
+            self._documents.append(document)
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "from": {
+                    "id": BOT_ID,
+                    "is_bot": True,
+                    "first_name": BOT_FIRST_NAME,
+                    "username": BOT_USERNAME,
+                },
+                "date": int(time.time()),
+                "chat": dict(chat),
+                "document": self._document_object(document),
+            }
+            if caption:
+                message["caption"] = caption
+            key = (chat["id"], message_id)
+            self._messages[key] = message
+            self._bot_messages.add(key)
+            self._lock.notify_all()
+            return copy.deepcopy(message)
 
 
 def _snake(name: str) -> str:
