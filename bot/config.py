@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.metrics import parse_listen
 from watchers import schedule
 from watchers.errors import CommandError, ConfigError, QueryError
 from watchers.query import parse_query
@@ -57,6 +58,11 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: tuple[str, int] | None = None  # host and port of the Prometheus endpoint; None: off
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str  # an http(s) URL, or an absolute path to a local file (config only)
     name: str | None = None
@@ -83,6 +89,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     feeds: tuple[FeedConfig, ...] = ()
     watchlists: tuple[WatchlistConfig, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None  # the file this came from
 
 
@@ -158,7 +165,7 @@ def _resolve(base: Path, value: str) -> Path:
 def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
     """Validate a parsed TOML document. ``base_dir`` anchors relative paths."""
     top = _Section(data, "")
-    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest"}
+    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest", "metrics"}
     tables = {name: _Section(top.raw(name, {}), name) for name in sections}
 
     tg = tables["telegram"]
@@ -207,6 +214,9 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
     if not 1 <= max_items <= 50:
         raise ConfigError("digest.max_items", "must be between 1 and 50")
     digest = DigestConfig(quotes_per_article=quotes_per_article, max_items=max_items)
+
+    listen = tables["metrics"].get("listen", str, None)
+    metrics = MetricsConfig(listen=parse_listen(listen) if listen is not None else None)
 
     feeds = []
     raw_feeds = top.get("feeds", list, [])
@@ -260,6 +270,7 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         digest=digest,
         feeds=tuple(feeds),
         watchlists=tuple(watchlists),
+        metrics=metrics,
         source=source,
     )
 

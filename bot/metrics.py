@@ -87,6 +87,7 @@ class _Sender(Protocol[_M_contra, _R_co]):
 class Metrics:
     """Every measuring point the app calls; this one does nothing."""
 
+    enabled = False
     address: tuple[str, int] | None = None
     """Where the endpoint listens, once started (the real port when 0 was asked for)."""
 
@@ -138,6 +139,8 @@ class _MeteredSender(Generic[_M, _R]):
 
 class PrometheusMetrics(Metrics):
     """Metrics in a registry of its own, served over HTTP at ``host:port``."""
+
+    enabled = True
 
     def __init__(self, host: str, port: int) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.config import Config
+from bot.metrics import Metrics
 from watchers.fetch import Fetcher
 from watchers.pipeline import Engine
 from watchers.store import Storage
@@ -26,6 +27,7 @@ class Services:
     fetcher: Fetcher
     engine: Engine
     clock: Callable[[], datetime] = utc_now
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class BotData:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from bot.config import config_from_dict
 from bot.metrics import Metrics, PrometheusMetrics, metrics_from_listen, parse_listen
+from tests.fakes.feeds import FeedServer, rss
+from tests.fakes.telegram import FakeTelegram
+from tests.integration.harness import bot_config, running_bot
 from watchers.errors import ConfigError
 
 
@@ -154,3 +162,38 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_addresses(text: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         parse_listen(text)
+
+
+def test_the_config_turns_metrics_on_with_an_address(tmp_path: Path) -> None:
+    assert config_from_dict({}, tmp_path).metrics.listen is None
+    config = config_from_dict({"metrics": {"listen": "127.0.0.1:9464"}}, tmp_path)
+    assert config.metrics.listen == ("127.0.0.1", 9464)
+    with pytest.raises(ConfigError, match=r"metrics\.listen: expected host:port"):
+        config_from_dict({"metrics": {"listen": "9464"}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"metrics\.port: unknown key"):
+        config_from_dict({"metrics": {"port": 9464}}, tmp_path)
+
+
+async def test_the_running_bot_counts_its_polls(
+    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+) -> None:
+    feeds.publish("/a.xml", rss([{"title": "A story", "guid": "a-1"}], title="A"))
+    config = bot_config(
+        tmp_path, telegram, [feeds.url("/a.xml")], metrics={"listen": "127.0.0.1:0"}
+    )
+    async with running_bot(config, telegram, analyser) as app:
+        metrics = app.bot_data.require().metrics
+        assert metrics.address is not None and metrics.address[1] != 0
+        telegram.user_sends("/start", chat_id=31)
+        await telegram.wait_for_messages(31)
+        deadline = time.monotonic() + 15
+        values = await asyncio.to_thread(scrape, metrics)
+        while values.get("newswatch_polls_total", 0) < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            values = await asyncio.to_thread(scrape, metrics)
+        assert values["newswatch_polls_total"] >= 1
+        assert values["newswatch_fetch_errors_total"] == 0
+        assert values["newswatch_poll_duration_seconds_count"] >= 1
+        host, port = metrics.address
+    with pytest.raises(httpx.ConnectError):  # stopped with the bot
+        await asyncio.to_thread(httpx.get, f"http://{host}:{port}/metrics", timeout=2)
