@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -20,7 +18,6 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ExtBot,
-    MessageHandler,
     filters,
 )
 
@@ -28,12 +25,13 @@ from bot import handlers
 from bot.config import Config
 from bot.delivery import (
     WARN_AFTER_FAILURES,
+    TelegramSender,
     advance_idle_schedules,
-    deliver_outbox,
     queue_digests,
     queue_feed_warning,
 )
-from bot.metrics import metrics_from_listen
+from bot.outbox import DeliveryLoop
+from bot.pacing import PacedRateLimiter, Pacer
 from bot.services import BotData, Context, Services
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
@@ -52,9 +50,8 @@ NewswatchApp = Application[
 ]
 
 POLL_JOB = "newswatch-poll"
-DELIVER_JOB = "newswatch-deliver"
-DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
-DELIVER_TIMEOUT = 300.0  # a send that hangs must not stop later deliveries
+DIGEST_JOB = "newswatch-digests"
+DIGEST_EVERY = 5.0  # seconds: how often scheduled digests and ended quiet hours are queued
 COMPACT_JOB = "newswatch-compact"
 COMPACT_EVERY = 6 * 3600.0
 
@@ -96,17 +93,10 @@ async def open_services(
     gc.collect()
     gc.freeze()
     logger.info("services open db=%s watchlists=%d", config.storage.path, loaded)
-    return Services(
-        config=config,
-        store=store,
-        fetcher=fetcher,
-        engine=engine,
-        metrics=metrics_from_listen(config.metrics.listen),
-    )
+    return Services(config=config, store=store, fetcher=fetcher, engine=engine)
 
 
 async def close_services(services: Services) -> None:
-    services.metrics.stop()
     await services.fetcher.aclose()
     services.store.close()
 
@@ -120,23 +110,13 @@ def queue_due_digests(services: Services, now: datetime) -> int:
         max_items=services.config.digest.max_items,
     )
     advance_idle_schedules(services.store, now)
-    if services.metrics.enabled:
-        services.metrics.set_outbox(services.store.outbox_counts())
     return queued
 
 
 async def run_cycle(services: Services, now: datetime) -> CycleReport:
     """One poll cycle, then every chat's due digests into the outbox."""
     engine = services.engine
-    started = time.perf_counter()
     report = await engine.run_cycle(now, engine.due_feeds(now))
-    if report.feeds:
-        services.metrics.record_cycle(
-            polls=len(report.feeds),
-            errors=sum(1 for outcome in report.feeds if outcome.error),
-            matches=report.hits,
-            seconds=time.perf_counter() - started,
-        )
     for outcome in report.feeds:
         if outcome.error and outcome.failures == WARN_AFTER_FAILURES:
             queue_feed_warning(services.store, outcome, now)
@@ -152,9 +132,7 @@ async def poll_job(context: Context) -> None:
         )
     except TimeoutError:
         logger.error("poll cycle timed out after %.0fs", job_timeout(services.config))
-    await asyncio.wait_for(
-        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
-    )
+    services.outbox_ready.set()
 
 
 async def compact_job(context: Context) -> None:
@@ -165,13 +143,32 @@ async def compact_job(context: Context) -> None:
     logger.info("database compacted stories=%d", slimmed)
 
 
-async def deliver_job(context: Context) -> None:
-    """Scheduled digests, released quiet hours and retries: every few seconds."""
+async def digest_job(context: Context) -> None:
+    """Scheduled digests and released quiet hours into the outbox, every few seconds; the
+    delivery loop sends them."""
     services = context.bot_data.require()
-    queue_due_digests(services, services.clock())
-    await asyncio.wait_for(
-        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
+    if queue_due_digests(services, services.clock()):
+        services.outbox_ready.set()
+
+
+def start_delivery(app: NewswatchApp, pacer: Pacer) -> DeliveryLoop:
+    """The outbox's one sender, running until ``post_shutdown``."""
+    services = app.bot_data.require()
+
+    def chat_moved(old_id: int, new_id: int) -> None:
+        # The engine indexes watchlists by chat: re-read them so that the next stories
+        # reach the supergroup.
+        services.engine.load_watchlists()
+
+    loop = DeliveryLoop(
+        services.store,
+        TelegramSender(app.bot, pacer),
+        services.clock,
+        services.outbox_ready,
+        on_chat_moved=chat_moved,
     )
+    loop.start()
+    return loop
 
 
 def build_application(
@@ -179,9 +176,12 @@ def build_application(
 ) -> NewswatchApp:
     """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start)."""
 
+    pacer = Pacer()
+    delivery: list[DeliveryLoop] = []
+
     async def post_init(app: NewswatchApp) -> None:
         app.bot_data.services = await open_services(config, analyser=analyser)
-        app.bot_data.services.metrics.start()
+        delivery.append(start_delivery(app, pacer))
         try:
             await app.bot.set_my_commands(handlers.bot_commands())
         except TelegramError as e:
@@ -204,14 +204,16 @@ def build_application(
             job_kwargs=job_kwargs,
         )
         jobs.run_repeating(
-            deliver_job,
-            interval=DELIVER_EVERY,
-            first=DELIVER_EVERY,
-            name=DELIVER_JOB,
+            digest_job,
+            interval=DIGEST_EVERY,
+            first=DIGEST_EVERY,
+            name=DIGEST_JOB,
             job_kwargs=job_kwargs,
         )
 
     async def post_shutdown(app: NewswatchApp) -> None:
+        while delivery:
+            await delivery.pop().stop()
         if app.bot_data.services is not None:
             await close_services(app.bot_data.services)
             app.bot_data.services = None
@@ -221,7 +223,7 @@ def build_application(
         .token(token)
         .base_url(f"{config.telegram.base_url}/bot{{token}}")
         .base_file_url(f"{config.telegram.base_url}/file/bot{{token}}")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(PacedRateLimiter(pacer))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -251,14 +253,9 @@ def register_handlers(app: NewswatchApp) -> None:
         "resume": handlers.cmd_resume,
         "digest": handlers.cmd_digest,
         "digest_more": handlers.cmd_digest,
-        "export": handlers.cmd_export,
-        "import": handlers.cmd_import,
     }
     for command, callback in table.items():
         app.add_handler(CommandHandler(command, callback, filters=updates))
-    # An OPML import fetches every new feed: it must not hold up other chats' commands.
-    documents = filters.Document.ALL & updates
-    app.add_handler(MessageHandler(documents, handlers.on_document, block=False))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(handlers.on_error)

@@ -1,24 +1,23 @@
-"""Digests into the outbox, and the outbox to Telegram.
+"""Digests into the outbox, and the Telegram side of sending them.
 
 Record intent, send, then mark sent: a digest is rendered and stored as outbox rows in the same
-transaction that ties its hits to them; a row is marked ``sending`` before Telegram is called and
-``sent`` after. Telegram has no idempotency key, so a send whose fate is unknown (a timeout after
-the request went out) is marked ``uncertain`` and never repeated; a send that certainly did not
-go out (429, connection refused) is retried.
+transaction that ties its hits to them. ``bot.outbox.DeliveryLoop`` drains the outbox through
+``TelegramSender``, which sends one message and says what became of it: Telegram has no
+idempotency key, so a send whose fate is unknown (a timeout or a dropped connection after the
+request went out) is told apart from one that certainly failed (429, 5xx, a refused connection).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
+from html.parser import HTMLParser
 
 import httpx
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -27,27 +26,22 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import ExtBot
 
+from bot.outbox import Outcome, SendResult
+from bot.pacing import BULK, Pacer, retry_seconds
 from bot.render import render_digest_html
 from watchers.digest import compose_digests, decide_delivery
-from watchers.model import Digest, OutboxMessage, OutboxState
+from watchers.model import Digest, OutboxMessage
 from watchers.pipeline import FeedOutcome
 from watchers.store import Storage
 
 logger = logging.getLogger(__name__)
 
 GONE_CHAT = ("chat not found", "bot was kicked", "user is deactivated", "not a member")
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    uncertain: int = 0
+UNPARSABLE = "can't parse entities"
+TOPIC_GONE = "thread not found"
 
 
 def digest_buttons(watchlist_id: int) -> str:
@@ -160,110 +154,107 @@ def queue_feed_warning(store: Storage, outcome: FeedOutcome, now: datetime) -> N
         store.queue_messages(chat_id, None, [text], [], now)
 
 
-def _retry_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+class _PlainText(HTMLParser):
+    """Telegram HTML to the text a reader sees, links written out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._links: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._links.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._links:
+            href = self._links.pop()
+            if href:
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    parser = _PlainText()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
 
 
 def _never_sent(error: NetworkError) -> bool:
     """True when the request certainly did not reach Telegram (safe to send again)."""
     cause = error.__cause__
-    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
-async def send_one(bot: Bot, message: OutboxMessage) -> int:
-    sent = await bot.send_message(
-        chat_id=message.chat_id,
-        text=message.text,
-        parse_mode=ParseMode.HTML,
-        link_preview_options=LinkPreviewOptions(is_disabled=not message.preview),
-        disable_notification=message.silent,
-        reply_markup=_markup(message.buttons),
-        message_thread_id=message.thread_id,
+    if cause is None:
+        return True  # Telegram answered with an error status (5xx): it did not send it
+    return isinstance(
+        cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteError
     )
-    return sent.message_id
 
 
-async def deliver_outbox(
-    store: Storage,
-    bot: Bot,
-    clock: Callable[[], datetime],
-    *,
-    limit: int = 100,
-) -> DeliveryReport:
-    """Send what is due in the outbox, oldest first, and record each outcome."""
-    report = DeliveryReport()
-    held: set[int] = set()  # chats that answered 429 or failed: keep their order intact
-    for message in store.due_outbox(clock(), limit=limit):
-        if message.chat_id in held:
-            continue
-        store.mark_sending(message.id)
+def classify(error: TelegramError) -> SendResult:
+    """What a Bot API error means for the message that caused it."""
+    text = error.message
+    lowered = text.lower()
+    if isinstance(error, RetryAfter):
+        return SendResult(Outcome.RETRY, text, retry_after=retry_seconds(error))
+    if isinstance(error, ChatMigrated):
+        return SendResult(Outcome.MOVED, text, moved_to=error.new_chat_id)
+    if isinstance(error, Forbidden):
+        return SendResult(Outcome.GONE, text)
+    if isinstance(error, BadRequest):
+        if any(gone in lowered for gone in GONE_CHAT):
+            return SendResult(Outcome.GONE, text)
+        return SendResult(Outcome.REFUSED, text)
+    if isinstance(error, NetworkError):  # TimedOut included
+        if _never_sent(error):
+            return SendResult(Outcome.RETRY, text)
+        return SendResult(Outcome.UNKNOWN, text)
+    return SendResult(Outcome.REFUSED, text)
+
+
+class TelegramSender:
+    """Sends one outbox row through the Bot API at the pace the ``Pacer`` allows."""
+
+    def __init__(self, bot: ExtBot[int], pacer: Pacer) -> None:
+        self.bot = bot
+        self.pacer = pacer
+
+    def ready_in(self, chat_id: int) -> float:
+        return self.pacer.wait(chat_id)
+
+    async def send(self, message: OutboxMessage) -> SendResult:
+        result = await self._attempt(message, message.text, ParseMode.HTML, message.thread_id)
+        lowered = result.detail.lower()
+        if result.outcome is Outcome.REFUSED and TOPIC_GONE in lowered and message.thread_id:
+            # The forum topic was deleted: send to the chat itself from now on.
+            result = await self._attempt(message, message.text, ParseMode.HTML, None)
+            if result.outcome is Outcome.SENT:
+                result = SendResult(Outcome.SENT, message_id=result.message_id, topic_gone=True)
+        elif result.outcome is Outcome.REFUSED and UNPARSABLE in lowered:
+            logger.warning("markup refused chat=%d outcome=sent as plain text", message.chat_id)
+            result = await self._attempt(message, plain_text(message.text), None, message.thread_id)
+        return result
+
+    async def _attempt(
+        self, message: OutboxMessage, text: str, parse_mode: str | None, thread_id: int | None
+    ) -> SendResult:
+        self.pacer.record(message.chat_id)
         try:
-            message_id = await send_one(bot, message)
-        except RetryAfter as e:
-            seconds = _retry_seconds(e)
-            store.retry_later(message.id, clock() + timedelta(seconds=seconds), str(e))
-            held.add(message.chat_id)
-            report.retried += 1
-            logger.warning("flood limit chat=%d retry_after=%.0fs", message.chat_id, seconds)
-        except ChatMigrated as e:
-            store.migrate_chat(message.chat_id, e.new_chat_id)
-            store.retry_later(message.id, clock(), "chat migrated")
-            held.add(message.chat_id)
-            report.retried += 1
-            logger.info("chat migrated old=%d new=%d", message.chat_id, e.new_chat_id)
-        except Forbidden as e:
-            _chat_gone(store, message, e)
-            held.add(message.chat_id)
-            report.failed += 1
-        except BadRequest as e:
-            if message.thread_id is not None and "thread not found" in e.message.lower():
-                # The topic was deleted: send to the chat itself from now on.
-                store.set_chat_thread(message.chat_id, None)
-                store.retry_later(message.id, clock(), e.message)
-                report.retried += 1
-            elif any(text in e.message.lower() for text in GONE_CHAT):
-                _chat_gone(store, message, e)
-                held.add(message.chat_id)
-            else:
-                logger.error(
-                    "message refused id=%d chat=%d error=%s", message.id, message.chat_id, e.message
-                )
-                store.mark_failed(message.id, e.message, OutboxState.FAILED)
-            report.failed += 1
-        except TimedOut as e:
-            if _never_sent(e):
-                store.retry_later(message.id, clock() + timedelta(seconds=30), str(e))
-                report.retried += 1
-            else:
-                store.mark_failed(message.id, "timed out; not re-sent", OutboxState.UNCERTAIN)
-                report.uncertain += 1
-            held.add(message.chat_id)
-        except NetworkError as e:
-            if _never_sent(e):
-                store.retry_later(message.id, clock() + timedelta(seconds=30), str(e))
-                report.retried += 1
-            else:
-                store.mark_failed(message.id, str(e), OutboxState.UNCERTAIN)
-                report.uncertain += 1
-            held.add(message.chat_id)
-            logger.warning("network error chat=%d error=%s", message.chat_id, e)
+            sent = await self.bot.send_message(
+                chat_id=message.chat_id,
+                text=text,
+                parse_mode=parse_mode,
+                link_preview_options=LinkPreviewOptions(is_disabled=not message.preview),
+                disable_notification=message.silent,
+                reply_markup=_markup(message.buttons),
+                message_thread_id=thread_id,
+                rate_limit_args=BULK,
+            )
         except TelegramError as e:
-            store.mark_failed(message.id, str(e), OutboxState.FAILED)
-            held.add(message.chat_id)
-            report.failed += 1
-            logger.error("telegram error chat=%d error=%s", message.chat_id, e)
-        else:
-            store.mark_sent(message.id, clock(), message_id)
-            report.sent += 1
-    return report
-
-
-def _chat_gone(store: Storage, message: OutboxMessage, error: TelegramError) -> None:
-    """The chat blocked us, removed us or no longer exists: stop sending, keep its data."""
-    logger.info("chat unreachable chat=%d error=%s", message.chat_id, error.message)
-    store.mark_failed(message.id, error.message, OutboxState.FAILED)
-    store.set_chat_active(message.chat_id, False)
-    store.fail_pending_for_chat(message.chat_id, error.message)
+            result = classify(e)
+            if result.retry_after is not None:
+                self.pacer.hold(message.chat_id, result.retry_after)
+            return result
+        return SendResult(Outcome.SENT, message_id=sent.message_id)

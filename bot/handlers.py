@@ -11,12 +11,10 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 
-from bot import transfer
-from bot.delivery import deliver_outbox, queue_digests
+from bot.delivery import queue_digests
 from bot.render import split_lines, text_html
 from bot.services import Context, Services
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
@@ -44,8 +42,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mute", "Mute a watchlist for a while: /mute 1 2h"),
     ("pause", "Pause a watchlist: /pause 1"),
     ("resume", "Resume a paused watchlist: /resume 1"),
-    ("export", "Send this chat's feeds (OPML) and settings (JSON) as files"),
-    ("import", "Restore settings: answer the file from /export with /import"),
     ("help", "How newswatch works; /help query for the query language"),
     ("stop", "Pause all alerts for this chat"),
 )
@@ -615,7 +611,7 @@ async def cmd_digest(update: Update, context: Context) -> None:
     if not queued:
         await _reply(update, "Nothing new is waiting for this chat.")
         return
-    await deliver_outbox(services.store, context.bot, services.clock)
+    services.outbox_ready.set()
 
 
 # -- buttons under digests, and the bot's own membership ------------------------------------
@@ -672,81 +668,3 @@ async def on_membership(update: Update, context: Context) -> None:
             "begin, then e.g. <code>/watch Russia AND embassy</code>. /help for more.",
             parse_mode=ParseMode.HTML,
         )
-
-
-# -- files: OPML import, /export, /import ------------------------------------------------------
-
-MAX_UPLOAD_BYTES = 2_000_000  # the largest file read from a chat (an OPML list is far smaller)
-FILE_KINDS_TEXT = (
-    "I read OPML files (.opml or .xml, from any feed reader) to follow their feeds, and the "
-    "settings file from /export (.json)."
-)
-
-
-async def cmd_export(update: Update, context: Context) -> None:
-    """The chat's feeds as OPML and its watchlists and settings as JSON, as two files."""
-    services, chat, _ = await _command(update, context, admin=False)
-    message = update.effective_message
-    if message is None:
-        return
-    for file in transfer.export_files(services, chat, services.clock()):
-        await message.reply_document(
-            file.content, filename=file.name, caption=file.caption, do_quote=False
-        )
-
-
-async def cmd_import(update: Update, context: Context) -> None:
-    """``/import`` in answer to a settings (or OPML) file."""
-    message = update.effective_message
-    replied = message.reply_to_message if message is not None else None
-    if replied is None or replied.document is None:
-        await _command(update, context)
-        raise CommandError(
-            "Send me the settings file from /export (newswatch-settings.json) as a file, or "
-            "answer that file with /import. An OPML file of feeds can simply be sent."
-        )
-    await _import_file(update, context, replied)
-
-
-async def on_document(update: Update, context: Context) -> None:
-    """A file sent to the bot: an OPML list of feeds, or a settings file from /export."""
-    message = update.effective_message
-    if message is None or message.document is None:
-        return
-    if transfer.file_kind(message.document.file_name) is None and message.chat.type != "private":
-        return  # files shared in a group are not all for the bot
-    await _import_file(update, context, message)
-
-
-async def _import_file(update: Update, context: Context, message: Message) -> None:
-    document = message.document
-    assert document is not None
-    services, chat, _ = await _command(update, context)
-    kind = transfer.file_kind(document.file_name)
-    if kind is None:
-        raise CommandError(f"{FILE_KINDS_TEXT} This file is neither.")
-    if document.file_size is not None and document.file_size > MAX_UPLOAD_BYTES:
-        raise CommandError(
-            f"That file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB; {FILE_KINDS_TEXT}"
-        )
-    try:
-        file = await document.get_file()
-        data = bytes(await file.download_as_bytearray())
-    except TelegramError as e:
-        logger.warning("could not download a file chat=%d error=%s", chat.id, e)
-        raise CommandError(
-            "I couldn't download that file from Telegram; please send it again."
-        ) from e
-    if kind == "opml":
-        text = await transfer.import_opml(
-            services,
-            chat,
-            data,
-            max_feeds=MAX_FEEDS,
-            concurrency=services.config.polling.concurrency,
-        )
-    else:
-        text = transfer.import_settings(
-            services, chat, data, max_watchlists=MAX_WATCHLISTS, max_name=MAX_NAME
-        )
-    await _reply(update, text)

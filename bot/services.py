@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ class Services:
     engine: Engine
     clock: Callable[[], datetime] = utc_now
     metrics: Metrics = field(default_factory=Metrics)
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to wake the delivery loop: something new is in the outbox."""
 
 
 class BotData:

@@ -210,8 +210,9 @@ class OutboxState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"  # handed to Telegram, answer not yet recorded
     SENT = "sent"
-    FAILED = "failed"  # Telegram refused it for good (blocked, chat gone, bad request)
-    UNCERTAIN = "uncertain"  # the send may or may not have reached Telegram; never re-sent
+    FAILED = "failed"  # Telegram refused it for good (a bad request)
+    PARKED = "parked"  # the chat blocked us or is gone: kept until the chat is active again
+    UNCERTAIN = "uncertain"  # sends of unknown fate kept timing out: given up, logged
 
 
 @dataclass(frozen=True, slots=True)

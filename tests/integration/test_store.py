@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from watchers.errors import StorageError
-from watchers.model import Article, Chat, HitDetail, OutboxState, Quote
+from watchers.model import Article, Chat, HitDetail, Quote
 from watchers.store import SCHEMA_VERSION, SqliteStorage, Storage
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -156,18 +156,39 @@ def test_retry_later_respects_not_before(store: Storage) -> None:
     assert again.attempts == 1
 
 
-def test_interrupted_send_becomes_uncertain_not_resent(tmp_path: Path) -> None:
+def test_interrupted_send_is_sent_again_once_and_never_merged(tmp_path: Path) -> None:
     s = SqliteStorage(tmp_path / "nw.db")
     w, a = _setup_hit(s)
     [row] = s.queue_messages(1, w, ["one"], [(w, a)], NOW)
-    s.mark_sending(row)
+    assert s.mark_sending(row)
+    assert not s.mark_sending(row)  # claimed: nobody else may send it meanwhile
     s.close()  # the process dies here, mid-send
     s = SqliteStorage(tmp_path / "nw.db")
     assert s.recover_outbox() == 1
-    assert s.due_outbox(NOW) == []
-    assert s.outbox_counts() == {OutboxState.UNCERTAIN.value: 1}
+    [again] = s.due_outbox(NOW)  # it may not have reached the chat: it goes out again
+    assert again.id == row and again.attempts == 1
+    assert s.mergeable_outbox(1) == []  # it may have, too: its text must not change
     assert s.pending_hits(1) == []  # and the hit is not composed again either
     s.close()
+
+
+def test_parked_rows_wait_for_the_chat_to_come_back(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    store.queue_messages(1, w, ["one", "two"], [(w, a)], NOW)
+    assert store.park_chat(1, "Forbidden: bot was blocked by the user") == 2
+    assert store.due_outbox(NOW) == [] and store.unpark_active_chats() == 0
+    store.set_chat_active(1, True)
+    assert store.unpark_active_chats() == 2
+    assert [m.text for m in store.due_outbox(NOW)] == ["one", "two"]
+
+
+def test_merged_rows_keep_their_stories(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    first, second = store.queue_messages(1, w, ["one", "two"], [(w, a)], NOW)
+    store.merge_outbox(first, "one\n\ntwo", [second], "")
+    [merged] = store.due_outbox(NOW)
+    assert merged.id == first and merged.text == "one\n\ntwo"
+    assert store.pending_hits(1) == []
 
 
 def test_watchlist_names_are_unique_per_chat_case_insensitively(store: Storage) -> None:
