@@ -11,6 +11,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -18,20 +19,21 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ExtBot,
+    MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import handlers
+from bot.access import AccessGate
 from bot.config import Config
 from bot.delivery import (
     WARN_AFTER_FAILURES,
-    TelegramSender,
     advance_idle_schedules,
+    deliver_outbox,
     queue_digests,
     queue_feed_warning,
 )
-from bot.outbox import DeliveryLoop
-from bot.pacing import PacedRateLimiter, Pacer
 from bot.services import BotData, Context, Services
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
@@ -50,8 +52,9 @@ NewswatchApp = Application[
 ]
 
 POLL_JOB = "newswatch-poll"
-DIGEST_JOB = "newswatch-digests"
-DIGEST_EVERY = 5.0  # seconds: how often scheduled digests and ended quiet hours are queued
+DELIVER_JOB = "newswatch-deliver"
+DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
+DELIVER_TIMEOUT = 300.0  # a send that hangs must not stop later deliveries
 COMPACT_JOB = "newswatch-compact"
 COMPACT_EVERY = 6 * 3600.0
 
@@ -132,7 +135,9 @@ async def poll_job(context: Context) -> None:
         )
     except TimeoutError:
         logger.error("poll cycle timed out after %.0fs", job_timeout(services.config))
-    services.outbox_ready.set()
+    await asyncio.wait_for(
+        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
+    )
 
 
 async def compact_job(context: Context) -> None:
@@ -143,32 +148,13 @@ async def compact_job(context: Context) -> None:
     logger.info("database compacted stories=%d", slimmed)
 
 
-async def digest_job(context: Context) -> None:
-    """Scheduled digests and released quiet hours into the outbox, every few seconds; the
-    delivery loop sends them."""
+async def deliver_job(context: Context) -> None:
+    """Scheduled digests, released quiet hours and retries: every few seconds."""
     services = context.bot_data.require()
-    if queue_due_digests(services, services.clock()):
-        services.outbox_ready.set()
-
-
-def start_delivery(app: NewswatchApp, pacer: Pacer) -> DeliveryLoop:
-    """The outbox's one sender, running until ``post_shutdown``."""
-    services = app.bot_data.require()
-
-    def chat_moved(old_id: int, new_id: int) -> None:
-        # The engine indexes watchlists by chat: re-read them so that the next stories
-        # reach the supergroup.
-        services.engine.load_watchlists()
-
-    loop = DeliveryLoop(
-        services.store,
-        TelegramSender(app.bot, pacer),
-        services.clock,
-        services.outbox_ready,
-        on_chat_moved=chat_moved,
+    queue_due_digests(services, services.clock())
+    await asyncio.wait_for(
+        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
     )
-    loop.start()
-    return loop
 
 
 def build_application(
@@ -176,12 +162,8 @@ def build_application(
 ) -> NewswatchApp:
     """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start)."""
 
-    pacer = Pacer()
-    delivery: list[DeliveryLoop] = []
-
     async def post_init(app: NewswatchApp) -> None:
         app.bot_data.services = await open_services(config, analyser=analyser)
-        delivery.append(start_delivery(app, pacer))
         try:
             await app.bot.set_my_commands(handlers.bot_commands())
         except TelegramError as e:
@@ -204,16 +186,14 @@ def build_application(
             job_kwargs=job_kwargs,
         )
         jobs.run_repeating(
-            digest_job,
-            interval=DIGEST_EVERY,
-            first=DIGEST_EVERY,
-            name=DIGEST_JOB,
+            deliver_job,
+            interval=DELIVER_EVERY,
+            first=DELIVER_EVERY,
+            name=DELIVER_JOB,
             job_kwargs=job_kwargs,
         )
 
     async def post_shutdown(app: NewswatchApp) -> None:
-        while delivery:
-            await delivery.pop().stop()
         if app.bot_data.services is not None:
             await close_services(app.bot_data.services)
             app.bot_data.services = None
@@ -223,12 +203,14 @@ def build_application(
         .token(token)
         .base_url(f"{config.telegram.base_url}/bot{{token}}")
         .base_file_url(f"{config.telegram.base_url}/file/bot{{token}}")
-        .rate_limiter(PacedRateLimiter(pacer))
+        .rate_limiter(AIORateLimiter(max_retries=3))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+    gate = AccessGate(config.telegram, config.limits)
+    app.add_handler(TypeHandler(Update, gate.check), group=-1)  # strangers, floods
     register_handlers(app)
     return app
 
@@ -253,9 +235,18 @@ def register_handlers(app: NewswatchApp) -> None:
         "resume": handlers.cmd_resume,
         "digest": handlers.cmd_digest,
         "digest_more": handlers.cmd_digest,
+        "channel": handlers.cmd_channel,
+        "stats": handlers.cmd_stats,
+        "export": handlers.cmd_export,
+        "import": handlers.cmd_import,
     }
     for command, callback in table.items():
         app.add_handler(CommandHandler(command, callback, filters=updates))
+    # An OPML import fetches every new feed: it must not hold up other chats' commands.
+    documents = filters.Document.ALL & updates
+    app.add_handler(MessageHandler(documents, handlers.on_document, block=False))
+    forwarded = filters.ChatType.PRIVATE & filters.FORWARDED & ~filters.Document.ALL
+    app.add_handler(MessageHandler(forwarded, handlers.on_forward))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(handlers.on_error)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.metrics import parse_listen
 from watchers import schedule
 from watchers.errors import CommandError, ConfigError, QueryError
 from watchers.query import parse_query
@@ -25,6 +24,22 @@ DEFAULT_BASE_URL = "https://api.telegram.org"
 class TelegramConfig:
     token_env: str = "NEWSWATCH_TELEGRAM_TOKEN"
     base_url: str = DEFAULT_BASE_URL
+    allowed_users: frozenset[int] = frozenset()  # with allowed_chats: empty = open to all
+    allowed_chats: frozenset[int] = frozenset()
+    admins: frozenset[int] = frozenset()  # user ids allowed instance-wide commands (/stats)
+
+    @property
+    def private(self) -> bool:
+        """Whether only the listed users and chats may use this instance."""
+        return bool(self.allowed_users or self.allowed_chats)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    watchlists_per_chat: int = 100
+    feeds_per_chat: int = 200
+    commands_burst: int = 10  # commands one user may send at once ...
+    commands_per_minute: int = 30  # ... and then this many a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +73,6 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class MetricsConfig:
-    listen: tuple[str, int] | None = None  # host and port of the Prometheus endpoint; None: off
-
-
-@dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str  # an http(s) URL, or an absolute path to a local file (config only)
     name: str | None = None
@@ -87,9 +97,9 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     nlp: NlpConfig = field(default_factory=NlpConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     feeds: tuple[FeedConfig, ...] = ()
     watchlists: tuple[WatchlistConfig, ...] = ()
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None  # the file this came from
 
 
@@ -157,6 +167,21 @@ def _bot_api_root(value: str) -> str:
     return url.removesuffix("/bot").rstrip("/")
 
 
+def _ids(section: _Section, key: str) -> frozenset[int]:
+    """A list of Telegram ids (users are positive, groups and channels negative)."""
+    values = section.get(key, list, [])
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v != 0 for v in values):
+        raise ConfigError(section._key(key), "expected a list of Telegram ids (whole numbers)")
+    return frozenset(values)
+
+
+def _bounded(section: _Section, key: str, default: int, low: int, high: int) -> int:
+    value: int = section.get(key, int, default)
+    if not low <= value <= high:
+        raise ConfigError(section._key(key), f"must be between {low} and {high}")
+    return value
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
@@ -165,7 +190,7 @@ def _resolve(base: Path, value: str) -> Path:
 def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
     """Validate a parsed TOML document. ``base_dir`` anchors relative paths."""
     top = _Section(data, "")
-    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest", "metrics"}
+    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest", "limits"}
     tables = {name: _Section(top.raw(name, {}), name) for name in sections}
 
     tg = tables["telegram"]
@@ -177,7 +202,13 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         raise ConfigError(
             "telegram.token", "the token never goes in the config file; set token_env instead"
         )
-    telegram = TelegramConfig(token_env=token_env, base_url=base_url)
+    telegram = TelegramConfig(
+        token_env=token_env,
+        base_url=base_url,
+        allowed_users=_ids(tg, "allowed_users"),
+        allowed_chats=_ids(tg, "allowed_chats"),
+        admins=_ids(tg, "admins"),
+    )
 
     st = tables["storage"]
     keep_days = st.get("keep_days", int, 30)
@@ -215,8 +246,13 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         raise ConfigError("digest.max_items", "must be between 1 and 50")
     digest = DigestConfig(quotes_per_article=quotes_per_article, max_items=max_items)
 
-    listen = tables["metrics"].get("listen", str, None)
-    metrics = MetricsConfig(listen=parse_listen(listen) if listen is not None else None)
+    li, lim = tables["limits"], LimitsConfig()
+    limits = LimitsConfig(
+        watchlists_per_chat=_bounded(li, "watchlists_per_chat", lim.watchlists_per_chat, 1, 10_000),
+        feeds_per_chat=_bounded(li, "feeds_per_chat", lim.feeds_per_chat, 1, 10_000),
+        commands_burst=_bounded(li, "commands_burst", lim.commands_burst, 1, 1000),
+        commands_per_minute=_bounded(li, "commands_per_minute", lim.commands_per_minute, 1, 6000),
+    )
 
     feeds = []
     raw_feeds = top.get("feeds", list, [])
@@ -268,9 +304,9 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         fetch=fetch,
         nlp=nlp,
         digest=digest,
+        limits=limits,
         feeds=tuple(feeds),
         watchlists=tuple(watchlists),
-        metrics=metrics,
         source=source,
     )
 

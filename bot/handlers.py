@@ -11,10 +11,12 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, MessageOriginChannel, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
-from bot.delivery import queue_digests
+from bot import transfer
+from bot.delivery import deliver_outbox, queue_digests
 from bot.render import split_lines, text_html
 from bot.services import Context, Services
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
@@ -42,6 +44,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mute", "Mute a watchlist for a while: /mute 1 2h"),
     ("pause", "Pause a watchlist: /pause 1"),
     ("resume", "Resume a paused watchlist: /resume 1"),
+    ("channel", "Manage a channel from this chat: /channel @name (or off)"),
+    ("export", "Send this chat's feeds (OPML) and settings (JSON) as files"),
+    ("import", "Restore settings: answer the file from /export with /import"),
     ("help", "How newswatch works; /help query for the query language"),
     ("stop", "Pause all alerts for this chat"),
 )
@@ -49,8 +54,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 MAX_NAME = 40
 PREVIEW_ARTICLES = 100  # stories a new watchlist is tried on, to show what it would catch
 PREVIEW_SHOWN = 3
-MAX_WATCHLISTS = 100  # per chat
-MAX_FEEDS = 200  # per chat
 
 
 def bot_commands() -> list[BotCommand]:
@@ -71,11 +74,11 @@ def _args(update: Update) -> str:
     return neutralise_controls(rest).strip()
 
 
-async def _reply(update: Update, html: str) -> None:
+async def _reply(update: Update, context: Context, html: str) -> None:
     message = update.effective_message
     if message is None:
         return
-    for part in split_lines(html):
+    for part in split_lines(_channel_header(update, context) + html):
         await message.reply_text(
             part, parse_mode=ParseMode.HTML, do_quote=False, disable_web_page_preview=True
         )
@@ -91,8 +94,52 @@ def _chat_of(update: Update) -> Chat:
     return Chat(chat.id, chat.type, title, thread_id=topic)
 
 
-def _known_chat(update: Update, services: Services) -> Chat:
+def _channel_header(update: Update, context: Context) -> str:
+    """In a private chat that manages a channel, every reply starts by naming the channel."""
+    chat, services = update.effective_chat, context.bot_data.services
+    if chat is None or chat.type != "private" or services is None:
+        return ""
+    channel_id = services.store.channel_link(chat.id)
+    if channel_id is None:
+        return ""
+    channel = services.store.get_chat(channel_id)
+    title = channel.title if channel is not None and channel.title else str(channel_id)
+    return f"📢 <b>{text_html(title)}</b> (/channel off to leave)\n"
+
+
+async def _acting_chat(update: Update, context: Context, services: Services) -> Chat:
+    """The chat a command acts on: this one, or the channel this private chat manages (whose
+    admin the user must still be)."""
     chat = _chat_of(update)
+    if chat.kind != "private":
+        return chat
+    channel_id = services.store.channel_link(chat.id)
+    if channel_id is None:
+        return chat
+    channel = services.store.get_chat(channel_id)
+    if channel is None:
+        services.store.set_channel_link(chat.id, None, services.clock())
+        raise CommandError("The channel this chat managed is gone; commands act here again.")
+    user = update.effective_user
+    if user is None or not await _is_admin_of(context, channel.id, user.id):
+        raise CommandError(
+            f"You are no longer an admin of {channel.title or 'that channel'}. "
+            "Send /channel off to manage this chat again."
+        )
+    return channel
+
+
+async def _is_admin_of(context: Context, chat_id: int, user_id: int) -> bool:
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError as e:
+        logger.info("admin check failed chat=%d error=%s", chat_id, e)
+        return False
+    return member.status in ADMIN_STATUSES
+
+
+async def _known_chat(update: Update, context: Context, services: Services) -> Chat:
+    chat = await _acting_chat(update, context, services)
     stored = services.store.get_chat(chat.id)
     if stored is None or not stored.active:
         raise CommandError("This chat isn't subscribed yet. Send /start first.")
@@ -107,7 +154,7 @@ async def _command(
     if admin:
         await _require_admin(update, context)
     services = _services(context)
-    chat = _known_chat(update, services)
+    chat = await _known_chat(update, context, services)
     arg = _args(update)
     if usage is not None and not arg:
         raise CommandError(usage)
@@ -199,15 +246,12 @@ def _pick(items: list[Watchlist], arg: str) -> Watchlist:
 # -- commands ---------------------------------------------------------------------------------
 
 
-async def cmd_start(update: Update, context: Context) -> None:
-    await _require_admin(update, context)
-    services = _services(context)
-    now = services.clock()
-    chat = _chat_of(update)
+def _subscribe(services: Services, chat: Chat, before: Chat | None, now: datetime) -> None:
+    """Make ``chat`` active; a new chat follows the default feeds, a returning one keeps its
+    own."""
     store = services.store
-    before = store.get_chat(chat.id)
     store.upsert_chat(chat, now)
-    if before is None:  # a new chat follows the default feeds; a returning one keeps its own
+    if before is None:
         for feed_config in services.config.feeds:
             feed = store.add_feed(
                 feed_config.url, now, name=feed_config.name, full_text=feed_config.full_text
@@ -219,6 +263,15 @@ async def cmd_start(update: Update, context: Context) -> None:
         for feed in store.followed_feeds(chat.id):
             if store.followers(feed.id) == [chat.id]:
                 store.mark_needs_baseline(feed.id)
+
+
+async def cmd_start(update: Update, context: Context) -> None:
+    await _require_admin(update, context)
+    services = _services(context)
+    now = services.clock()
+    chat = await _acting_chat(update, context, services)
+    store = services.store
+    _subscribe(services, chat, store.get_chat(chat.id), now)
     feeds = store.followed_feeds(chat.id)
     watchlists = store.watchlists(chat.id)
     lines = ["👋 <b>newswatch</b> is on for this chat."]
@@ -236,7 +289,7 @@ async def cmd_start(update: Update, context: Context) -> None:
         "I check your feeds and send a short digest of new matching stories, "
         "with their key quote. /help for more.",
     ]
-    await _reply(update, "\n".join(lines))
+    await _reply(update, context, "\n".join(lines))
 
 
 HELP = """<b>newswatch</b> sends you new stories from your feeds that match your watchlists.
@@ -258,6 +311,8 @@ HELP = """<b>newswatch</b> sends you new stories from your feeds that match your
 
 <b>Chat</b>
 /stop — pause alerts (your settings are kept) · /start — resume
+/channel @name — in a private chat: manage a channel where you and I are admins (or forward \
+me one of its posts); /channel off to manage this chat again
 
 /help query — the query language: AND, OR, NOT, "phrases", prefix*, NEAR/n, title:, \
 PERSON:, ORG:, GPE:"""
@@ -265,9 +320,9 @@ PERSON:, ORG:, GPE:"""
 
 async def cmd_help(update: Update, context: Context) -> None:
     if _args(update).casefold().startswith("query"):
-        await _reply(update, f"<pre>{text_html(QUERY_HELP)}</pre>")
+        await _reply(update, context, f"<pre>{text_html(QUERY_HELP)}</pre>")
     else:
-        await _reply(update, HELP)
+        await _reply(update, context, HELP)
 
 
 def split_name(arg: str) -> tuple[str, str]:
@@ -296,12 +351,11 @@ async def cmd_watch(update: Update, context: Context) -> None:
     if not name:
         name = query_text if len(query_text) <= MAX_NAME else query_text[: MAX_NAME - 1] + "…"
     existing = services.store.watchlists(chat.id)
-    if len(existing) >= MAX_WATCHLISTS and all(
-        w.name.casefold() != name.casefold() for w in existing
-    ):
+    most = services.config.limits.watchlists_per_chat
+    if len(existing) >= most and all(w.name.casefold() != name.casefold() for w in existing):
         raise CommandError(
-            f"This chat has {MAX_WATCHLISTS} watchlists, the most it can have. Remove one with "
-            "/unwatch, or combine queries with OR."
+            f"This chat has {most} watchlist{'s' if most != 1 else ''}, the most it can have. "
+            "Remove one with /unwatch, or combine queries with OR."
         )
     if len(name) > MAX_NAME:
         raise CommandError(f"A watchlist name can have at most {MAX_NAME} characters.")
@@ -310,7 +364,7 @@ async def cmd_watch(update: Update, context: Context) -> None:
             chat.id, name, query_text, services.clock()
         )
     except QueryError as e:
-        await _reply(update, render_query_error(query_text, e))
+        await _reply(update, context, render_query_error(query_text, e))
         return
     feeds = services.store.followed_feeds(chat.id)
     replaced = any(w.id == watchlist.id for w in existing)
@@ -322,7 +376,7 @@ async def cmd_watch(update: Update, context: Context) -> None:
     lines += [f"Note: {text_html(w)}" for w in query.warnings]
     if not feeds:
         lines.append("You follow no feeds yet: add one with /addfeed <i>URL</i>.")
-        await _reply(update, "\n".join(lines))
+        await _reply(update, context, "\n".join(lines))
         return
     lines.append(
         f"I'll send new matching stories from your {len(feeds)} feed"
@@ -337,21 +391,23 @@ async def cmd_watch(update: Update, context: Context) -> None:
         )
         for article in found[:PREVIEW_SHOWN]:
             lines.append(f"• {text_html(shorten(article.title, 120))}")
-    await _reply(update, "\n".join(lines))
+    await _reply(update, context, "\n".join(lines))
 
 
 async def cmd_watchlists(update: Update, context: Context) -> None:
     services, chat, _ = await _command(update, context, admin=False)
     items = services.store.watchlists(chat.id)
     if not items:
-        await _reply(update, "No watchlists yet. Add one: <code>/watch Russia AND embassy</code>")
+        await _reply(
+            update, context, "No watchlists yet. Add one: <code>/watch Russia AND embassy</code>"
+        )
         return
     lines = ["<b>Your watchlists</b>"]
     for i, w in enumerate(items, 1):
         name, query = text_html(w.name), text_html(w.query)
         lines.append(f"{i}. <b>{name}</b>: <code>{query}</code>")
     lines.append("Remove one with /unwatch <i>number or name</i>.")
-    await _reply(update, "\n".join(lines))
+    await _reply(update, context, "\n".join(lines))
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
@@ -360,27 +416,29 @@ async def cmd_unwatch(update: Update, context: Context) -> None:
     )
     watchlist = _pick(services.store.watchlists(chat.id), arg)
     services.engine.remove_watchlist(chat.id, watchlist.id)
-    await _reply(update, f"Stopped watching <b>{text_html(watchlist.name)}</b>.")
+    await _reply(update, context, f"Stopped watching <b>{text_html(watchlist.name)}</b>.")
 
 
 async def cmd_feeds(update: Update, context: Context) -> None:
     services, chat, _ = await _command(update, context, admin=False)
     feeds = services.store.followed_feeds(chat.id)
     if not feeds:
-        await _reply(update, "You follow no feeds yet: add one with /addfeed <i>URL</i>.")
+        await _reply(update, context, "You follow no feeds yet: add one with /addfeed <i>URL</i>.")
         return
     lines = ["<b>Your feeds</b>"] + [_feed_line(i, f) for i, f in enumerate(feeds, 1)]
     lines.append("Stop one with /removefeed <i>number or URL</i>.")
-    await _reply(update, "\n".join(lines))
+    await _reply(update, context, "\n".join(lines))
 
 
 async def cmd_addfeed(update: Update, context: Context) -> None:
     services, chat, arg = await _command(
         update, context, usage="Which feed? /addfeed https://example.com/rss"
     )
-    if len(services.store.followed_feeds(chat.id)) >= MAX_FEEDS:
+    most = services.config.limits.feeds_per_chat
+    if len(services.store.followed_feeds(chat.id)) >= most:
         raise CommandError(
-            f"This chat follows {MAX_FEEDS} feeds, the most it can. Remove one with /removefeed."
+            f"This chat follows {most} feed{'s' if most != 1 else ''}, the most it can. "
+            "Remove one with /removefeed."
         )
     try:
         url = validate_feed_url(arg)
@@ -388,6 +446,7 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
     except FeedError as e:
         await _reply(
             update,
+            context,
             f"I couldn't add that feed: {text_html(e.message)}\n"
             "Check the address, or try the site's RSS or Atom link.",
         )
@@ -397,6 +456,7 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
         items += " — the feed that page links to"
     await _reply(
         update,
+        context,
         f"✅ Following <b>{text_html(feed.title)}</b>{items}. "
         "New stories will be checked against your watchlists.",
     )
@@ -420,16 +480,17 @@ async def cmd_removefeed(update: Update, context: Context) -> None:
         if feed is None:
             raise CommandError("You don't follow that feed. See /feeds.")
     services.store.unfollow(chat.id, feed.id)
-    await _reply(update, f"Stopped following <b>{text_html(feed.title)}</b>.")
+    await _reply(update, context, f"Stopped following <b>{text_html(feed.title)}</b>.")
 
 
 async def cmd_stop(update: Update, context: Context) -> None:
     await _require_admin(update, context)
     services = _services(context)
-    chat = _chat_of(update)
+    chat = await _acting_chat(update, context, services)
     services.store.set_chat_active(chat.id, False)
     await _reply(
         update,
+        context,
         "⏸ Alerts are paused for this chat. Your feeds and watchlists are kept: "
         "send /start to resume.",
     )
@@ -448,7 +509,7 @@ async def on_error(update: object, context: Context) -> None:
         text = "Sorry, something went wrong on my side. Please try again in a minute."
     if isinstance(update, Update):
         try:
-            await _reply(update, text)
+            await _reply(update, context, text)
         except Exception:  # the chat may be gone; the error is logged either way
             logger.warning("could not report an error to the chat", exc_info=True)
 
@@ -461,6 +522,7 @@ async def cmd_timezone(update: Update, context: Context) -> None:
     if not arg:
         await _reply(
             update,
+            context,
             f"This chat's timezone is <b>{text_html(chat.timezone)}</b>. "
             "Change it with /timezone <i>Europe/Berlin</i>.",
         )
@@ -470,6 +532,7 @@ async def cmd_timezone(update: Update, context: Context) -> None:
     now = services.clock().astimezone(zone)
     await _reply(
         update,
+        context,
         f"🕑 Timezone set to <b>{text_html(zone.key)}</b> (it is {now:%H:%M} there now).",
     )
 
@@ -486,7 +549,7 @@ async def cmd_schedule(update: Update, context: Context) -> None:
             "watchlist: <code>/schedule Embassies: daily 08:00</code> (<code>default</code> "
             "to follow the chat's)."
         )
-        await _reply(update, "\n".join(lines))
+        await _reply(update, context, "\n".join(lines))
         return
     name, text = split_name(arg)
     if name:
@@ -495,6 +558,7 @@ async def cmd_schedule(update: Update, context: Context) -> None:
             services.store.set_watchlist_schedule(watchlist.id, None)
             await _reply(
                 update,
+                context,
                 f"<b>{text_html(watchlist.name)}</b> follows the chat's schedule "
                 f"({text_html(chat.schedule)}).",
             )
@@ -507,7 +571,7 @@ async def cmd_schedule(update: Update, context: Context) -> None:
         services.store.set_chat_settings(chat.id, schedule=str(schedule))
         target = "this chat"
     when = _describe_schedule(str(schedule), chat.timezone)
-    await _reply(update, f"📅 Digests for {target}: {when}.")
+    await _reply(update, context, f"📅 Digests for {target}: {when}.")
 
 
 def _describe_schedule(schedule: str, timezone: str) -> str:
@@ -524,6 +588,7 @@ async def cmd_quiet(update: Update, context: Context) -> None:
         current = chat.quiet or "none"
         await _reply(
             update,
+            context,
             f"Quiet hours: <b>{text_html(current)}</b>. Set them with "
             "/quiet 22:00-07:00 (alerts wait until the end) or /quiet 22:00-07:00 silent "
             "(alerts come without a sound); /quiet off to end them.",
@@ -532,11 +597,12 @@ async def cmd_quiet(update: Update, context: Context) -> None:
     quiet = parse_quiet(arg)
     services.store.set_chat_settings(chat.id, quiet=str(quiet) if quiet else "")
     if quiet is None:
-        await _reply(update, "🔔 Quiet hours are off.")
+        await _reply(update, context, "🔔 Quiet hours are off.")
         return
     how = "arrive without a sound" if quiet.silent else "wait until they end"
     await _reply(
         update,
+        context,
         f"🌙 Quiet hours {text_html(str(quiet))} ({text_html(chat.timezone)}): "
         f"instant alerts {how}.",
     )
@@ -554,10 +620,10 @@ async def cmd_mute(update: Update, context: Context) -> None:
     now = services.clock()
     if not length:
         services.store.set_watchlist_mute(watchlist.id, None)
-        await _reply(update, f"🔔 <b>{text_html(watchlist.name)}</b> is unmuted.")
+        await _reply(update, context, f"🔔 <b>{text_html(watchlist.name)}</b> is unmuted.")
         return
     services.store.set_watchlist_mute(watchlist.id, now + length)
-    await _reply(update, mute_text(watchlist.name, now + length, chat.timezone))
+    await _reply(update, context, mute_text(watchlist.name, now + length, chat.timezone))
 
 
 def mute_text(name: str, until: datetime, timezone: str) -> str:
@@ -585,7 +651,7 @@ async def _set_paused(update: Update, context: Context, paused: bool) -> None:
         )
     else:
         text = f"▶️ <b>{text_html(watchlist.name)}</b> is watching again."
-    await _reply(update, text)
+    await _reply(update, context, text)
 
 
 async def cmd_pause(update: Update, context: Context) -> None:
@@ -609,9 +675,9 @@ async def cmd_digest(update: Update, context: Context) -> None:
         forced=True,
     )
     if not queued:
-        await _reply(update, "Nothing new is waiting for this chat.")
+        await _reply(update, context, "Nothing new is waiting for this chat.")
         return
-    services.outbox_ready.set()
+    await deliver_outbox(services.store, context.bot, services.clock)
 
 
 # -- buttons under digests, and the bot's own membership ------------------------------------
@@ -668,3 +734,198 @@ async def on_membership(update: Update, context: Context) -> None:
             "begin, then e.g. <code>/watch Russia AND embassy</code>. /help for more.",
             parse_mode=ParseMode.HTML,
         )
+
+
+# -- channels managed from a private chat, and the instance's admins ---------------------------
+
+CHANNEL_USAGE = (
+    "To manage a channel from here, make me an admin of it who can post messages, then send "
+    "/channel @channelname (or forward me one of its posts). /channel off to manage this chat "
+    "again."
+)
+
+
+async def cmd_channel(update: Update, context: Context) -> None:
+    """``/channel @name`` links a channel; ``/channel off`` unlinks; ``/channel`` says which."""
+    chat = _chat_of(update)
+    if chat.kind != "private":
+        raise CommandError("Send /channel to me in a private chat.")
+    services = _services(context)
+    arg = _args(update)
+    if arg.casefold() in ("off", "none", "here"):
+        linked = services.store.channel_link(chat.id)
+        services.store.set_channel_link(chat.id, None, services.clock())
+        await _reply(
+            update,
+            context,
+            "Commands act on this chat again." if linked else "Commands act on this chat.",
+        )
+        return
+    if not arg:
+        linked = services.store.channel_link(chat.id)
+        await _reply(
+            update,
+            context,
+            CHANNEL_USAGE if linked is None else "Commands here act on the channel above.",
+        )
+        return
+    ref: int | str = arg if arg.startswith("@") else (int(arg) if _is_chat_id(arg) else "")
+    if not ref:
+        raise CommandError(f"“{_echo(arg)}” is not a channel name. {CHANNEL_USAGE}")
+    await _link_channel(update, context, ref)
+
+
+def _is_chat_id(arg: str) -> bool:
+    return arg.startswith("-") and list_number(arg[1:]) not in (None, 0)
+
+
+async def on_forward(update: Update, context: Context) -> None:
+    """A post forwarded from a channel into a private chat links that channel."""
+    message = update.effective_message
+    origin = message.forward_origin if isinstance(message, Message) else None
+    if not isinstance(origin, MessageOriginChannel):
+        await _reply(update, context, CHANNEL_USAGE)
+        return
+    await _link_channel(update, context, origin.chat.id)
+
+
+async def _link_channel(update: Update, context: Context, ref: int | str) -> None:
+    """Check that the channel exists, that the bot may post there and that the user is one of
+    its admins; then subscribe it (as /start would) and act on it from this private chat."""
+    services = _services(context)
+    user = update.effective_user
+    if user is None:
+        raise CommandError("This command works in a private chat.")
+    try:
+        found = await context.bot.get_chat(ref)
+    except TelegramError as e:
+        logger.info("channel lookup failed ref=%s error=%s", ref, e)
+        raise CommandError(
+            "I can't find that channel. Add me to it as an admin first, then try again."
+        ) from e
+    if found.type != "channel":
+        raise CommandError("That is not a channel. In a group, send /start there instead.")
+    title = found.title or str(found.id)
+    try:
+        me = await context.bot.get_chat_member(found.id, context.bot.id)
+    except TelegramError as e:
+        raise CommandError(f"I'm not a member of {title}: add me as an admin first.") from e
+    if me.status != "administrator" or not getattr(me, "can_post_messages", False):
+        raise CommandError(f"Make me an admin of {title} who can post messages, then try again.")
+    if not await _is_admin_of(context, found.id, user.id):
+        raise CommandError(f"Only the admins of {title} can manage newswatch there.")
+    now = services.clock()
+    channel = Chat(found.id, "channel", title)
+    known = services.store.get_chat(found.id)
+    if known is None or not known.active:
+        _subscribe(services, channel, known, now)
+    services.store.set_channel_link(user.id, found.id, now)
+    feeds = services.store.followed_feeds(found.id)
+    watchlists = services.store.watchlists(found.id)
+    await _reply(
+        update,
+        context,
+        f"Commands in this chat now act on the channel <b>{text_html(title)}</b>: it follows "
+        f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} and has {len(watchlists)} "
+        f"watchlist{'s' if len(watchlists) != 1 else ''}. Digests are posted in the channel. "
+        "Send /channel off to manage this chat again.",
+    )
+
+
+async def cmd_stats(update: Update, context: Context) -> None:
+    """Instance-wide numbers, for the users in ``[telegram] admins``."""
+    services = _services(context)
+    user = update.effective_user
+    if user is None or user.id not in services.config.telegram.admins:
+        raise CommandError("/stats is for this instance's admins.")
+    stats = services.store.instance_stats(services.clock())
+    await _reply(
+        update,
+        context,
+        "<b>newswatch</b>\n"
+        f"Feeds followed: {stats['feeds']}\n"
+        f"Active chats: {stats['chats']}\n"
+        f"Outbox waiting: {stats['outbox']}\n"
+        f"Stories in the last 24 h: {stats['stories_24h']} ({stats['alerts_24h']} alerts)\n"
+        f"Errors in the last hour: {stats['feed_errors_1h']} feeds, "
+        f"{stats['send_failures_1h']} sends",
+    )
+
+
+# -- files: OPML import, /export, /import ------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 2_000_000  # the largest file read from a chat (an OPML list is far smaller)
+FILE_KINDS_TEXT = (
+    "I read OPML files (.opml or .xml, from any feed reader) to follow their feeds, and the "
+    "settings file from /export (.json)."
+)
+
+
+async def cmd_export(update: Update, context: Context) -> None:
+    """The chat's feeds as OPML and its watchlists and settings as JSON, as two files."""
+    services, chat, _ = await _command(update, context, admin=False)
+    message = update.effective_message
+    if message is None:
+        return
+    for file in transfer.export_files(services, chat, services.clock()):
+        await message.reply_document(
+            file.content, filename=file.name, caption=file.caption, do_quote=False
+        )
+
+
+async def cmd_import(update: Update, context: Context) -> None:
+    """``/import`` in answer to a settings (or OPML) file."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    if replied is None or replied.document is None:
+        await _command(update, context)
+        raise CommandError(
+            "Send me the settings file from /export (newswatch-settings.json) as a file, or "
+            "answer that file with /import. An OPML file of feeds can simply be sent."
+        )
+    await _import_file(update, context, replied)
+
+
+async def on_document(update: Update, context: Context) -> None:
+    """A file sent to the bot: an OPML list of feeds, or a settings file from /export."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    if transfer.file_kind(message.document.file_name) is None and message.chat.type != "private":
+        return  # files shared in a group are not all for the bot
+    await _import_file(update, context, message)
+
+
+async def _import_file(update: Update, context: Context, message: Message) -> None:
+    document = message.document
+    assert document is not None
+    services, chat, _ = await _command(update, context)
+    kind = transfer.file_kind(document.file_name)
+    if kind is None:
+        raise CommandError(f"{FILE_KINDS_TEXT} This file is neither.")
+    if document.file_size is not None and document.file_size > MAX_UPLOAD_BYTES:
+        raise CommandError(
+            f"That file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB; {FILE_KINDS_TEXT}"
+        )
+    try:
+        file = await document.get_file()
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as e:
+        logger.warning("could not download a file chat=%d error=%s", chat.id, e)
+        raise CommandError(
+            "I couldn't download that file from Telegram; please send it again."
+        ) from e
+    limits = services.config.limits
+    if kind == "opml":
+        text = await transfer.import_opml(
+            services,
+            chat,
+            data,
+            max_feeds=limits.feeds_per_chat,
+            concurrency=services.config.polling.concurrency,
+        )
+    else:
+        text = transfer.import_settings(
+            services, chat, data, max_watchlists=limits.watchlists_per_chat, max_name=MAX_NAME
+        )
+    await _reply(update, context, text)

@@ -1,10 +1,8 @@
 """Storage: a Protocol, and its SQLite implementation (WAL, versioned schema, short transactions).
 
 Delivery follows "record intent, send, then mark sent": hits become outbox rows in one
-transaction; the sender claims a row (``pending`` -> ``sending``, checked) before it calls the
-channel and marks it ``sent`` after. A row still ``sending`` at start-up may or may not have
-reached the chat: it goes back to ``pending`` once more, flagged ``unsure`` (at most one
-duplicate per crash, never a loss).
+transaction; the sender marks a row ``sending`` before it calls Telegram and ``sent`` after.
+A row still ``sending`` at start-up becomes ``uncertain`` and is never re-sent blindly.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -136,14 +134,19 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE hits ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
     """,
-    # 5: a send whose fate is unknown is retried, and the row remembers it (never merged again)
+    # 5: a private chat can manage a channel (its commands act on the channel until unlinked)
     """
-    ALTER TABLE outbox ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX outbox_chat_state ON outbox(chat_id, state, id);
+    CREATE TABLE channel_links (
+        chat_id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        since TEXT NOT NULL
+    );
     """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
+BUSY_TIMEOUT = 5.0  # seconds a write waits for another writer's lock ...
+BUSY_RETRY_WAITS = (0.5, 1.0, 2.0)  # ... then it tries again this long, before giving up
 APPLICATION_ID = 0x6E777463  # "nwtc": marks a SQLite file as newswatch's (PRAGMA application_id)
 _OWN_TABLES = frozenset({"chats", "feeds", "follows", "watchlists", "outbox"})
 
@@ -275,29 +278,27 @@ class Storage(Protocol):
         buttons: str = "",
     ) -> list[int]: ...
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
-    def mark_sending(self, outbox_id: int) -> bool: ...
+    def mark_sending(self, outbox_id: int) -> None: ...
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
-    def retry_later(
-        self, outbox_id: int, not_before: datetime, error: str, *, unsure: bool = False
-    ) -> int: ...
+    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None: ...
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int: ...
-    def park_chat(self, chat_id: int, error: str) -> int: ...
-    def unpark_active_chats(self) -> int: ...
-    def mergeable_outbox(self, chat_id: int) -> list[OutboxMessage]: ...
-    def merge_outbox(
-        self, keep_id: int, text: str, merged: Sequence[int], buttons: str
-    ) -> None: ...
     def recover_outbox(self) -> int: ...
     def outbox_counts(self) -> dict[str, int]: ...
     def compact(self, older_than: datetime) -> int: ...
+
+    # channels managed from a private chat; the instance as a whole
+    def set_channel_link(self, chat_id: int, channel_id: int | None, now: datetime) -> None: ...
+    def channel_link(self, chat_id: int) -> int | None: ...
+    def instance_stats(self, now: datetime) -> dict[str, int]: ...
 
 
 class SqliteStorage:
     """SQLite in WAL mode. One connection, used from one thread at a time."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self._busy_ms = int(busy_timeout * 1000)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -310,7 +311,7 @@ class SqliteStorage:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             self._migrate()
         except sqlite3.Error as e:
             raise StorageError(f"cannot open the database {self.path}: {e}") from e
@@ -349,7 +350,7 @@ class SqliteStorage:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self._db
             except BaseException:
@@ -357,7 +358,31 @@ class SqliteStorage:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise StorageError(f"database error: {e}") from e
+
+    def _begin(self) -> None:
+        """Start a write transaction. When another writer holds the lock past the busy timeout,
+        try again a few times for a short while: nothing is written before BEGIN succeeds, so a
+        retry never doubles a write, and a write that still cannot start raises (the caller
+        never hears it succeeded)."""
+        waits = iter(BUSY_RETRY_WAITS)
+        try:
+            while True:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    wait = next(waits, None)
+                    if wait is None:
+                        raise StorageError("the database is busy; nothing was changed") from e
+                    logger.warning("database busy path=%s retry_within=%.1fs", self.path, wait)
+                    self._db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -833,22 +858,6 @@ class SqliteStorage:
                 )
         return ids
 
-    @staticmethod
-    def _outbox(r: sqlite3.Row) -> OutboxMessage:
-        return OutboxMessage(
-            id=r["id"],
-            chat_id=r["chat_id"],
-            text=r["text"],
-            state=OutboxState(r["state"]),
-            attempts=r["attempts"],
-            not_before=_dt(r["not_before"]),
-            silent=bool(r["silent"]),
-            preview=bool(r["preview"]),
-            watchlist_id=r["watchlist_id"],
-            buttons=r["buttons"],
-            thread_id=r["thread_id"],
-        )
-
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first; a chat's later messages wait
         behind an earlier one that must wait (order within a chat is kept)."""
@@ -856,24 +865,32 @@ class SqliteStorage:
             "SELECT o.*, c.thread_id FROM outbox o JOIN chats c ON c.id=o.chat_id "
             "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
             "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
-            "AND e.state IN ('pending', 'sending') AND e.id<o.id "
-            "AND (e.state='sending' OR e.not_before>?)) "
+            "AND e.state='pending' AND e.id<o.id AND e.not_before>?) "
             "ORDER BY o.id LIMIT ?",
             (_ts(now), _ts(now), limit),
         )
-        return [self._outbox(r) for r in rows]
-
-    def mark_sending(self, outbox_id: int) -> bool:
-        """Claim a row for one send: True only for the caller that moved it from ``pending``
-        to ``sending`` while its chat is active; anyone else must not send it."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE outbox SET state='sending', attempts=attempts+1 "
-                "WHERE id=? AND state='pending' "
-                "AND chat_id IN (SELECT id FROM chats WHERE active=1)",
-                (outbox_id,),
+        return [
+            OutboxMessage(
+                id=r["id"],
+                chat_id=r["chat_id"],
+                text=r["text"],
+                state=OutboxState(r["state"]),
+                attempts=r["attempts"],
+                not_before=_dt(r["not_before"]),
+                silent=bool(r["silent"]),
+                preview=bool(r["preview"]),
+                watchlist_id=r["watchlist_id"],
+                buttons=r["buttons"],
+                thread_id=r["thread_id"],
             )
-        return cur.rowcount == 1
+            for r in rows
+        ]
+
+    def mark_sending(self, outbox_id: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET state='sending', attempts=attempts+1 WHERE id=?", (outbox_id,)
+            )
 
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None:
         with self._tx() as db:
@@ -888,19 +905,12 @@ class SqliteStorage:
                 "UPDATE outbox SET state=?, error=? WHERE id=?", (state.value, error, outbox_id)
             )
 
-    def retry_later(
-        self, outbox_id: int, not_before: datetime, error: str, *, unsure: bool = False
-    ) -> int:
-        """Back to ``pending`` until ``not_before``; ``unsure`` when the last send may have
-        reached the chat. Returns how many sends of this row had an unknown fate."""
+    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET state='pending', not_before=?, error=?, unsure=unsure+? "
-                "WHERE id=?",
-                (_ts(not_before), error, int(unsure), outbox_id),
+                "UPDATE outbox SET state='pending', not_before=?, error=? WHERE id=?",
+                (_ts(not_before), error, outbox_id),
             )
-            row = db.execute("SELECT unsure FROM outbox WHERE id=?", (outbox_id,)).fetchone()
-        return int(row[0]) if row else 0
 
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int:
         with self._tx() as db:
@@ -910,65 +920,16 @@ class SqliteStorage:
             )
         return cur.rowcount
 
-    def park_chat(self, chat_id: int, error: str) -> int:
-        """The chat cannot be written to: pause it and park what waits for it (kept, not
-        sent, until the chat is active again). Returns how many rows were parked."""
-        with self._tx() as db:
-            db.execute("UPDATE chats SET active=0 WHERE id=?", (chat_id,))
-            cur = db.execute(
-                "UPDATE outbox SET state='parked', error=? WHERE chat_id=? AND state='pending'",
-                (error, chat_id),
-            )
-        return cur.rowcount
-
-    def unpark_active_chats(self) -> int:
-        """Parked rows of chats that are active again (unblocked, re-added) wait to go out."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE outbox SET state='pending', not_before=NULL WHERE state='parked' "
-                "AND chat_id IN (SELECT id FROM chats WHERE active=1)"
-            )
-        return cur.rowcount
-
-    def mergeable_outbox(self, chat_id: int) -> list[OutboxMessage]:
-        """The chat's waiting rows that certainly never reached it, oldest first."""
-        rows = self._query(
-            "SELECT o.*, c.thread_id FROM outbox o JOIN chats c ON c.id=o.chat_id "
-            "WHERE o.chat_id=? AND o.state='pending' AND o.unsure=0 ORDER BY o.id",
-            (chat_id,),
-        )
-        return [self._outbox(r) for r in rows]
-
-    def merge_outbox(self, keep_id: int, text: str, merged: Sequence[int], buttons: str) -> None:
-        """Several waiting rows become one: ``keep_id`` gets ``text`` and the hits of the
-        ``merged`` rows, which go. Only rows still ``pending`` are touched."""
-        with self._tx() as db:
-            state = db.execute("SELECT state FROM outbox WHERE id=?", (keep_id,)).fetchone()
-            ids = [i for i in merged if i != keep_id]
-            marks = ",".join("?" * len(ids))
-            pending = db.execute(
-                f"SELECT COUNT(*) FROM outbox WHERE state='pending' AND id IN ({marks})", ids
-            ).fetchone()[0]
-            if state is None or state[0] != "pending" or pending != len(ids):
-                return
-            db.execute(
-                "UPDATE outbox SET text=?, buttons=?, preview=0 WHERE id=?",
-                (text, buttons, keep_id),
-            )
-            db.execute(f"UPDATE hits SET outbox_id=? WHERE outbox_id IN ({marks})", [keep_id, *ids])
-            db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
-
     def recover_outbox(self) -> int:
-        """At start-up: a row left ``sending`` may or may not have reached the chat. It is
-        sent again, once per interruption, flagged ``unsure``: a crash costs at most one
-        duplicate (one send is in flight at a time), never a lost alert."""
+        """At start-up: a row left ``sending`` may have reached the chat; never send it again."""
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE outbox SET state='pending', unsure=unsure+1, not_before=NULL, "
-                "error='interrupted while sending; sent again' WHERE state='sending'"
+                "UPDATE outbox SET state='uncertain', "
+                "error='interrupted while sending; not re-sent to avoid a duplicate' "
+                "WHERE state='sending'"
             )
         if cur.rowcount:
-            logger.warning("outbox rows left mid-send count=%d retried=once", cur.rowcount)
+            logger.warning("outbox rows left mid-send count=%d state=uncertain", cur.rowcount)
         return cur.rowcount
 
     def outbox_counts(self) -> dict[str, int]:
@@ -1002,6 +963,50 @@ class SqliteStorage:
                 (cutoff,),
             )
         return cur.rowcount
+
+    # -- channels managed from a private chat; the instance as a whole ------------------------
+
+    def set_channel_link(self, chat_id: int, channel_id: int | None, now: datetime) -> None:
+        """From now on the private chat ``chat_id`` manages ``channel_id`` (None: itself)."""
+        with self._tx() as db:
+            if channel_id is None:
+                db.execute("DELETE FROM channel_links WHERE chat_id=?", (chat_id,))
+            else:
+                db.execute(
+                    "INSERT INTO channel_links(chat_id, channel_id, since) VALUES (?,?,?) "
+                    "ON CONFLICT(chat_id) DO UPDATE SET channel_id=excluded.channel_id, "
+                    "since=excluded.since",
+                    (chat_id, channel_id, _ts(now)),
+                )
+
+    def channel_link(self, chat_id: int) -> int | None:
+        rows = self._query("SELECT channel_id FROM channel_links WHERE chat_id=?", (chat_id,))
+        return int(rows[0][0]) if rows else None
+
+    def instance_stats(self, now: datetime) -> dict[str, int]:
+        """Counts for an admin's overview: feeds, chats, the outbox, stories and errors."""
+        day, hour = _ts(now - timedelta(days=1)), _ts(now - timedelta(hours=1))
+        row = self._query(
+            "SELECT (SELECT COUNT(*) FROM feeds WHERE id IN (SELECT feed_id FROM follows)), "
+            "(SELECT COUNT(*) FROM chats WHERE active=1), "
+            "(SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')), "
+            "(SELECT COUNT(*) FROM articles WHERE first_seen_at>=?), "
+            "(SELECT COUNT(*) FROM hits WHERE created_at>=?), "
+            "(SELECT COUNT(*) FROM feeds WHERE last_error IS NOT NULL AND last_polled_at>=?), "
+            "(SELECT COUNT(*) FROM outbox WHERE state NOT IN ('pending', 'sending', 'sent') "
+            "AND created_at>=?)",
+            (day, day, hour, hour),
+        )[0]
+        keys = (
+            "feeds",
+            "chats",
+            "outbox",
+            "stories_24h",
+            "alerts_24h",
+            "feed_errors_1h",
+            "send_failures_1h",
+        )
+        return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
 def open_storage(path: Path | str) -> SqliteStorage:

@@ -9,8 +9,7 @@ The server runs in a background thread (standard library only), so it works the 
 synchronous and asynchronous tests. It reproduces the envelopes, status codes and error texts of
 the real Bot API for the methods newswatch uses, validates message text the way Telegram does
 (see ``telegram_html``), records everything the bot did, plays the user's side (messages,
-button presses, blocking the bot) and can inject faults (errors, Telegram's flood limits, slow
-calls, dropped connections, answers that come too late,
+button presses, blocking the bot) and can inject faults (errors, flood limits, slow calls,
 group migrations).
 """
 
@@ -30,13 +29,12 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.telegram_html import TextRejectedError, check_message_text
 
@@ -49,6 +47,7 @@ __all__ = [
     "DEFAULT_USER_ID",
     "ApiCall",
     "CallbackAnswer",
+    "Document",
     "EditedMessage",
     "FakeTelegram",
     "SentMessage",
@@ -97,6 +96,9 @@ _DEFAULT_UPDATE_TYPES = frozenset(
 _ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _API_PATH = re.compile(r"/bot([^/]*)/([^/]*)/?")
+_FILE_PATH = re.compile(r"/file/bot([^/]*)/(.+)")
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses larger files [API getFile]
+MAX_CAPTION_LENGTH = 1024
 _BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>@])")
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 # Parameters that are strings even when they look like JSON (PTB sends strings unquoted).
@@ -259,46 +261,29 @@ class _FloodLimit:
         return max(1, math.ceil((1.0 - tokens) / self.per_second))
 
 
-@dataclass(slots=True)
-class _TelegramLimits:
-    """Telegram's flood control: a burst then about one message a second per chat, twenty a
-    minute per group, thirty in any sliding second overall."""
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file: one the bot sent with sendDocument, or one a user sent (``user_sends_document``)."""
 
-    overall: int
-    group_per_minute: int
-    chat: _FloodLimit
-    sends: deque[float] = field(default_factory=deque)
-    group_sends: dict[int, deque[float]] = field(default_factory=dict)
-
-    def take(self, chat_id: int, now: float) -> int | None:
-        """Spend one send for ``chat_id``; return seconds to wait if Telegram would refuse."""
-        while self.sends and self.sends[0] <= now - 1.0:
-            self.sends.popleft()
-        if len(self.sends) >= self.overall:
-            return 1
-        group = self.group_sends.setdefault(chat_id, deque()) if chat_id < 0 else None
-        if group is not None:
-            while group and group[0] <= now - 60.0:
-                group.popleft()
-            if len(group) >= self.group_per_minute:
-                return max(1, math.ceil(group[0] + 60.0 - now))
-        wait = self.chat.take(chat_id, now)
-        if wait is not None:
-            return wait
-        self.sends.append(now)
-        if group is not None:
-            group.append(now)
-        return None
+    chat_id: int
+    message_id: int
+    file_id: str
+    file_name: str
+    content: bytes
+    mime_type: str
+    caption: str | None = None
 
 
-@dataclass(slots=True)
-class _ConnectionFault:
-    kind: str  # "drop": close without an answer; "stall": answer after ``seconds``
-    method: str
-    chat_id: int | None
-    after_delivery: bool
-    seconds: float
-    remaining: int
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    content: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"<file {self.filename!r}, {len(self.content)} bytes>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,10 +291,8 @@ class _Reply:
     status: int
     payload: dict[str, Any]
     headers: tuple[tuple[str, str], ...] = ()
-    drop: bool = False
-    """Close the connection without answering."""
-    stall: float = 0.0
-    """Seconds to wait before answering."""
+    raw: bytes | None = None
+    """A file download: these bytes instead of the JSON payload."""
 
 
 class _Params:
@@ -404,8 +387,14 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
             name = part.get_param("name", header="content-disposition")
             if not isinstance(name, str):
                 continue
-            if part.get_filename() is not None:
-                values[name] = "<file>"
+            filename = part.get_filename()
+            if filename is not None:
+                content = part.get_payload(decode=True)
+                values[name] = _Upload(
+                    filename,
+                    content if isinstance(content, bytes) else b"",
+                    part.get_content_type(),
+                )
                 continue
             payload = part.get_payload(decode=True)
             raw = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
@@ -529,16 +518,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         content_type = self.headers.get("Content-Type", "")
         reply = self.server.fake._respond(url.path, url.query, content_type, body)
-        if reply.stall:
-            self.server.fake._stopping.wait(reply.stall)
-        if reply.drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        data = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
+        if reply.raw is not None:
+            data, media_type = reply.raw, "application/octet-stream"
+        else:
+            data = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
+            media_type = "application/json"
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -568,6 +554,8 @@ class FakeTelegram:
         "deleteMyCommands",
         "getChat",
         "getChatMember",
+        "sendDocument",
+        "getFile",
     )
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1") -> None:
@@ -603,14 +591,14 @@ class FakeTelegram:
         self._edits: list[EditedMessage] = []
         self._answers: list[CallbackAnswer] = []
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._files: dict[str, Document] = {}
+        self._documents: list[Document] = []
         self.internal_errors: list[str] = []
         """Tracebacks of bugs in the fake itself (answered with 500); should stay empty."""
 
         self._failures: list[_Failure] = []
         self._delays: dict[str, _Delay] = {}
         self._flood: _FloodLimit | None = None
-        self._limits: _TelegramLimits | None = None
-        self._faults: list[_ConnectionFault] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -712,18 +700,6 @@ class FakeTelegram:
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [message for message in self.sent if message.chat_id == chat_id]
-
-    def received(self) -> dict[int, list[str]]:
-        """What each chat received, as its users read it (plain text), in order."""
-        chats: dict[int, list[str]] = {}
-        for message in self.sent:
-            chats.setdefault(message.chat_id, []).append(message.plain_text)
-        return chats
-
-    @property
-    def flood_refusals(self) -> int:
-        """How many calls were answered 429."""
-        return sum(1 for call in self.calls if call.status == 429)
 
     @property
     def edits(self) -> list[EditedMessage]:
@@ -894,6 +870,27 @@ class FakeTelegram:
         """Queue a ``channel_post`` update (no ``from``; ``sender_chat`` is the channel)."""
         chat = self._chat_written_in(chat_id, "channel", title, "Ann", False)
         return self._incoming("channel_post", chat, text, sender_chat=chat)
+
+    def user_forwards_channel_post(
+        self, chat_id: int, channel_id: int, text: str = "A post", *, first_name: str = "Ann"
+    ) -> dict[str, Any]:
+        """Queue a private ``message`` that forwards a post of a (known) channel."""
+        with self._lock:
+            channel = dict(self._chats[channel_id])
+            post_id = self._next_message_id(channel_id)
+        update = self.user_sends(text, chat_id=chat_id, first_name=first_name)
+        with self._lock:
+            for queued in self._updates:
+                if queued["update_id"] == update["update_id"]:
+                    queued["message"]["forward_origin"] = {
+                        "type": "channel",
+                        "chat": channel,
+                        "message_id": post_id,
+                        "date": queued["message"]["date"],
+                    }
+                    queued["message"]["forward_date"] = queued["message"]["date"]
+                    return copy.deepcopy(queued)
+        raise RuntimeError("the forwarded message was already fetched")
 
     def anonymous_admin_sends(
         self,
@@ -1111,67 +1108,6 @@ class FakeTelegram:
     def no_rate_limit(self) -> None:
         with self._lock:
             self._flood = None
-            self._limits = None
-
-    def telegram_limits(
-        self,
-        *,
-        overall_per_second: int = 30,
-        group_per_minute: int = 20,
-        per_chat_per_second: float = 1.0,
-        burst: int = 10,
-    ) -> None:
-        """Enforce Telegram's flood limits as a whole: per chat (a short burst, then about one
-        a second), per group (twenty in any minute) and overall (thirty in any sliding
-        second); past any of them, 429 with ``retry_after``."""
-        with self._lock:
-            self._flood = None
-            self._limits = _TelegramLimits(
-                overall_per_second,
-                group_per_minute,
-                _FloodLimit(per_chat_per_second, burst, None),
-            )
-
-    def drop_next(
-        self,
-        method: str,
-        *,
-        chat_id: int | None = None,
-        after_delivery: bool = False,
-        times: int = 1,
-    ) -> None:
-        """Close the connection of the next ``times`` calls of ``method`` (to ``chat_id`` if
-        given) without an answer: before handling them, or ``after_delivery`` (the message
-        reached the chat, but the bot never hears so)."""
-        self._add_fault(_ConnectionFault("drop", method.lower(), chat_id, after_delivery, 0, times))
-
-    def stall_next(
-        self, method: str, seconds: float, *, chat_id: int | None = None, times: int = 1
-    ) -> None:
-        """Handle the next ``times`` calls of ``method`` (the message is delivered) but answer
-        only after ``seconds``: a client with a shorter read timeout gives up on them."""
-        self._add_fault(_ConnectionFault("stall", method.lower(), chat_id, True, seconds, times))
-
-    def _add_fault(self, fault: _ConnectionFault) -> None:
-        if fault.remaining < 1:
-            raise ValueError("times must be at least 1")
-        with self._lock:
-            self._faults.append(fault)
-
-    def _take_fault(self, method: str, params: _Params) -> _ConnectionFault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.method != method:
-                    continue
-                if fault.chat_id is not None and str(params.values.get("chat_id")) != str(
-                    fault.chat_id
-                ):
-                    continue
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
 
     def delay(self, method: str, seconds: float, *, times: int | None = None) -> None:
         """Make calls of ``method`` wait ``seconds`` before being handled (0 removes it)."""
@@ -1194,6 +1130,9 @@ class FakeTelegram:
     # -- request handling -----------------------------------------------------------------
 
     def _respond(self, path: str, query: str, content_type: str, body: bytes) -> _Reply:
+        download = _FILE_PATH.fullmatch(path)
+        if download is not None:
+            return self._download(*download.groups())
         match = _API_PATH.fullmatch(path)
         if match is None:
             return _error_reply(_ApiError(404, "Not Found"))
@@ -1229,29 +1168,16 @@ class FakeTelegram:
             return _error_reply(_ApiError(404, "Not Found"))
         handler = entry[1]
         self._wait_if_delayed(name.lower())
-        fault = self._take_fault(name.lower(), params)
-        if fault is not None and not fault.after_delivery:
-            return _Reply(0, {}, drop=True)
         try:
             self._raise_injected_failure(name.lower(), params)
             result = handler(params)
         except _ApiError as error:
-            reply = _error_reply(error)
+            return _error_reply(error)
         except Exception:
             with self._lock:
                 self.internal_errors.append(traceback.format_exc())
-            reply = _error_reply(_ApiError(500, "Internal Server Error"))
-        else:
-            reply = _Reply(200, {"ok": True, "result": result})
-        if fault is not None:
-            return _Reply(
-                reply.status,
-                reply.payload,
-                reply.headers,
-                drop=fault.kind == "drop",
-                stall=fault.seconds,
-            )
-        return reply
+            return _error_reply(_ApiError(500, "Internal Server Error"))
+        return _Reply(200, {"ok": True, "result": result})
 
     def _wait_if_delayed(self, method: str) -> None:
         with self._lock:
@@ -1314,12 +1240,9 @@ class FakeTelegram:
         raise _ApiError(403, f"Forbidden: bot is not a member of the {chat['type']} chat")
 
     def _check_flood(self, chat_id: int) -> None:
-        if self._limits is not None:
-            wait = self._limits.take(chat_id, time.monotonic())
-        elif self._flood is not None:
-            wait = self._flood.take(chat_id, time.monotonic())
-        else:
+        if self._flood is None:
             return
+        wait = self._flood.take(chat_id, time.monotonic())
         if wait is not None:
             raise _ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
 
@@ -1558,10 +1481,14 @@ class FakeTelegram:
         return True
 
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
-        """What getChatMember answers for a user in a group (default: ``member``)."""
+        """What getChatMember answers for a user in a group (default: ``member``); for
+        ``BOT_ID``, the bot's own status there, changed without a ``my_chat_member`` update."""
         _chat_member(status, {})  # validates the status
         with self._lock:
-            self._user_status[(chat_id, user_id)] = status
+            if user_id == BOT_ID:
+                self._membership[chat_id] = status
+            else:
+                self._user_status[(chat_id, user_id)] = status
 
     def _api_get_chat_member(self, params: _Params) -> dict[str, Any]:
         chat = self._resolve_chat(params.chat_ref())
@@ -1590,6 +1517,144 @@ class FakeTelegram:
             },
         )
         return chat
+
+    # -- files ----------------------------------------------------------------------------
+
+    @property
+    def documents(self) -> list[Document]:
+        """Every file the bot sent with sendDocument."""
+        with self._lock:
+            return list(self._documents)
+
+    def documents_to(self, chat_id: int) -> list[Document]:
+        return [document for document in self.documents if document.chat_id == chat_id]
+
+    def user_sends_document(
+        self,
+        content: bytes,
+        file_name: str,
+        *,
+        chat_id: int,
+        chat_type: str = "private",
+        user_id: int | None = None,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a ``message`` update carrying a file (the bot reads it with getFile and a
+        download); return the update."""
+        if user_id is None:
+            user_id = chat_id if chat_type == "private" else DEFAULT_USER_ID
+        chat = self._chat_written_in(chat_id, chat_type, None, "Ann", False)
+        sender = {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+        with self._lock:
+            message_id = self._next_message_id(chat_id)
+            document = self._store_file(chat_id, message_id, file_name, content, mime_type)
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat,
+                "from": sender,
+                "document": self._document_object(document),
+            }
+            if caption:
+                message["caption"] = caption
+            self._messages[(chat_id, message_id)] = message
+            return self._enqueue("message", message)
+
+    def _store_file(
+        self, chat_id: int, message_id: int, file_name: str, content: bytes, mime_type: str
+    ) -> Document:
+        """Keep a file for getFile (lock held)."""
+        file_id = f"BQACAgIAAxkBAAI{len(self._files) + 1:06d}"
+        document = Document(chat_id, message_id, file_id, file_name, content, mime_type)
+        self._files[file_id] = document
+        return document
+
+    @staticmethod
+    def _document_object(document: Document) -> dict[str, Any]:
+        return {
+            "file_id": document.file_id,
+            "file_unique_id": "AgAD" + document.file_id[-6:],
+            "file_name": document.file_name,
+            "mime_type": document.mime_type,
+            "file_size": len(document.content),
+        }
+
+    def _api_get_file(self, params: _Params) -> dict[str, Any]:
+        file_id = params.text("file_id") or ""
+        with self._lock:
+            document = self._files.get(file_id)
+        if document is None:
+            raise _bad_request("invalid file_id")
+        if len(document.content) > MAX_DOWNLOAD_BYTES:
+            raise _bad_request("file is too big")
+        return {
+            "file_id": document.file_id,
+            "file_unique_id": "AgAD" + document.file_id[-6:],
+            "file_size": len(document.content),
+            "file_path": f"documents/{document.file_id}",
+        }
+
+    def _download(self, token: str, file_path: str) -> _Reply:
+        """GET /file/bot<token>/<file_path>: the file's bytes (errors as JSON, like the API)."""
+        if unquote(token) != self.token:
+            return _error_reply(_ApiError(401, "Unauthorized"))
+        with self._lock:
+            document = self._files.get(unquote(file_path).removeprefix("documents/"))
+        if document is None:
+            return _error_reply(_ApiError(404, "Not Found"))
+        return _Reply(200, {}, raw=document.content)
+
+    def _api_send_document(self, params: _Params) -> dict[str, Any]:
+        upload = params.values.get("document")
+        caption = params.text("caption")
+        parse_mode = params.text("parse_mode") or None
+        if caption:
+            try:
+                check_message_text(caption, parse_mode, max_length=MAX_CAPTION_LENGTH)
+            except TextRejectedError as rejected:
+                detail = rejected.description.replace(
+                    "message is too long", "message caption is too long"
+                )
+                raise _bad_request(detail) from None
+        with self._lock:
+            chat = self._resolve_chat(params.chat_ref())
+            self._check_can_write(chat)
+            if isinstance(upload, _Upload):
+                file_name, content, mime_type = upload.filename, upload.content, upload.content_type
+            elif isinstance(upload, str) and upload in self._files:
+                known = self._files[upload]
+                file_name, content, mime_type = known.file_name, known.content, known.mime_type
+            else:
+                raise _bad_request("there is no document in the request")
+            if not content:
+                raise _bad_request("file must be non-empty")
+            message_id = self._next_message_id(chat["id"])
+            document = self._store_file(chat["id"], message_id, file_name, content, mime_type)
+            document = Document(
+                chat["id"], message_id, document.file_id, file_name, content, mime_type, caption
+            )
+            self._files[document.file_id] = document
+            self._documents.append(document)
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "from": {
+                    "id": BOT_ID,
+                    "is_bot": True,
+                    "first_name": BOT_FIRST_NAME,
+                    "username": BOT_USERNAME,
+                },
+                "date": int(time.time()),
+                "chat": dict(chat),
+                "document": self._document_object(document),
+            }
+            if caption:
+                message["caption"] = caption
+            key = (chat["id"], message_id)
+            self._messages[key] = message
+            self._bot_messages.add(key)
+            self._lock.notify_all()
+            return copy.deepcopy(message)
 
 
 def _snake(name: str) -> str:

@@ -22,7 +22,13 @@ async def app(
     tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
 ) -> AsyncIterator[NewswatchApp]:
     feeds.publish("/default.xml", rss([{"title": "Old story", "guid": "old-1"}], title="Default"))
-    config = bot_config(tmp_path, telegram, [feeds.url("/default.xml")], polling={"interval": 60})
+    config = bot_config(
+        tmp_path,
+        telegram,
+        [feeds.url("/default.xml")],
+        polling={"interval": 60},
+        limits={"commands_burst": 1000, "watchlists_per_chat": 60},
+    )
     async with running_bot(config, telegram, analyser) as application:
         yield application
 
@@ -187,15 +193,14 @@ async def test_a_returning_chat_keeps_its_own_feeds(
 async def test_limits_per_chat_and_long_lists_split(
     app: NewswatchApp, telegram: FakeTelegram
 ) -> None:
-    from bot.handlers import MAX_WATCHLISTS
-
     chat = Chat(telegram)
     await chat.say("/start")
     services = app.bot_data.require()
+    most = services.config.limits.watchlists_per_chat
     long_query = " OR ".join(f"word{i}" for i in range(20))
-    for i in range(MAX_WATCHLISTS):
+    for i in range(most):
         services.engine.add_watchlist(CHAT, f"list {i}", long_query, services.clock())
-    assert "the most it can have" in await chat.say("/watch one more")
+    assert "This chat has 60 watchlists, the most it can have" in await chat.say("/watch more")
     before = len(telegram.sent_to(CHAT))
     telegram.user_sends("/watchlists", chat_id=CHAT)
     await telegram.wait_for_messages(CHAT, before + 2, timeout=10)  # too long for one message
@@ -203,7 +208,7 @@ async def test_limits_per_chat_and_long_lists_split(
     parts = telegram.sent_to(CHAT)[before:]
     assert all(len(p.plain_text) <= 4096 for p in parts)
     text = "\n".join(p.plain_text for p in parts)
-    assert "1. list 0" in text and f"{MAX_WATCHLISTS}. list {MAX_WATCHLISTS - 1}" in text
+    assert "1. list 0" in text and f"{most}. list {most - 1}" in text
 
 
 async def test_start_in_a_forum_topic_remembers_the_topic(
