@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from bot.delivery import (
     queue_digests,
     queue_feed_warning,
 )
+from bot.metrics import metrics_from_listen
 from bot.services import BotData, Context, Services
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
@@ -96,10 +98,17 @@ async def open_services(
     gc.collect()
     gc.freeze()
     logger.info("services open db=%s watchlists=%d", config.storage.path, loaded)
-    return Services(config=config, store=store, fetcher=fetcher, engine=engine)
+    return Services(
+        config=config,
+        store=store,
+        fetcher=fetcher,
+        engine=engine,
+        metrics=metrics_from_listen(config.metrics.listen),
+    )
 
 
 async def close_services(services: Services) -> None:
+    services.metrics.stop()
     await services.fetcher.aclose()
     services.store.close()
 
@@ -113,13 +122,23 @@ def queue_due_digests(services: Services, now: datetime) -> int:
         max_items=services.config.digest.max_items,
     )
     advance_idle_schedules(services.store, now)
+    if services.metrics.enabled:
+        services.metrics.set_outbox(services.store.outbox_counts())
     return queued
 
 
 async def run_cycle(services: Services, now: datetime) -> CycleReport:
     """One poll cycle, then every chat's due digests into the outbox."""
     engine = services.engine
+    started = time.perf_counter()
     report = await engine.run_cycle(now, engine.due_feeds(now))
+    if report.feeds:
+        services.metrics.record_cycle(
+            polls=len(report.feeds),
+            errors=sum(1 for outcome in report.feeds if outcome.error),
+            matches=report.hits,
+            seconds=time.perf_counter() - started,
+        )
     for outcome in report.feeds:
         if outcome.error and outcome.failures == WARN_AFTER_FAILURES:
             queue_feed_warning(services.store, outcome, now)
@@ -164,6 +183,7 @@ def build_application(
 
     async def post_init(app: NewswatchApp) -> None:
         app.bot_data.services = await open_services(config, analyser=analyser)
+        app.bot_data.services.metrics.start()
         try:
             await app.bot.set_my_commands(handlers.bot_commands())
         except TelegramError as e:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.metrics import parse_listen
 from watchers import schedule
 from watchers.errors import CommandError, ConfigError, QueryError
 from watchers.query import parse_query
@@ -73,6 +74,11 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: tuple[str, int] | None = None  # host and port of the Prometheus endpoint; None: off
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str  # an http(s) URL, or an absolute path to a local file (config only)
     name: str | None = None
@@ -100,6 +106,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     feeds: tuple[FeedConfig, ...] = ()
     watchlists: tuple[WatchlistConfig, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None  # the file this came from
 
 
@@ -190,7 +197,7 @@ def _resolve(base: Path, value: str) -> Path:
 def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
     """Validate a parsed TOML document. ``base_dir`` anchors relative paths."""
     top = _Section(data, "")
-    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest", "limits"}
+    sections = {"telegram", "storage", "polling", "fetch", "nlp", "digest", "limits", "metrics"}
     tables = {name: _Section(top.raw(name, {}), name) for name in sections}
 
     tg = tables["telegram"]
@@ -254,6 +261,9 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         commands_per_minute=_bounded(li, "commands_per_minute", lim.commands_per_minute, 1, 6000),
     )
 
+    listen = tables["metrics"].get("listen", str, None)
+    metrics = MetricsConfig(listen=parse_listen(listen) if listen is not None else None)
+
     feeds = []
     raw_feeds = top.get("feeds", list, [])
     for i, raw in enumerate(raw_feeds):
@@ -307,6 +317,7 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
         limits=limits,
         feeds=tuple(feeds),
         watchlists=tuple(watchlists),
+        metrics=metrics,
         source=source,
     )
 
