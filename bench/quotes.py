@@ -347,6 +347,28 @@ def with_spacy() -> Extractor | None:
     return extract
 
 
+def with_parser() -> tuple[Extractor, list[float]] | None:
+    """An extractor fed with the full pipeline's parse (parser and recogniser), and the list
+    it fills with the seconds each parse took; None when spaCy or the model is missing."""
+    try:
+        from watchers.nlp import load_parser
+        from watchers.syntax import parse_doc
+    except ImportError:
+        return None
+    nlp = load_parser(MODEL)
+    if nlp is None:
+        return None
+    costs: list[float] = []
+
+    def extract(article: Article) -> list[Quote]:
+        started = time.perf_counter()
+        parse = parse_doc(nlp(article.text))
+        costs.append(time.perf_counter() - started)
+        return extract_quotes(article.text, parse=parse)
+
+    return extract, costs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--no-spacy", action="store_true", help="skip the modes with entities")
@@ -363,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_5 = load_articles(held_out=True, prefix="heldout5_")
     real_dev, real_held = (load_real(split) for split in REAL_SPLITS)
     spacy_extract = None if args.no_spacy else with_spacy()
+    parsed = None if args.no_spacy else with_parser()
+    parser_extract, costs = parsed if parsed is not None else (None, [])
     modes: list[tuple[str, Sequence[Article], Extractor | None]] = [
         ("plain", dev, plain),
         ("entities", dev, spacy_extract),
@@ -378,16 +402,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("held_out_5_entities", held_5, spacy_extract),
         ("real-dev", real_dev, plain),
         ("real-dev_entities", real_dev, spacy_extract),
+        ("real-dev_parser", real_dev, parser_extract),
         ("real-heldout", real_held, plain),
         ("real-heldout_entities", real_held, spacy_extract),
+        ("real-heldout_parser", real_held, parser_extract),
     ]
+    own_sets = [(m, a) for m, a, e in modes if e is plain and not m.startswith("real-")]
+    modes += [(f"{m}_parser", a, parser_extract) for m, a in own_sets]
     for mode, articles, extract in modes:
         if extract is None or not articles or (args.mode and mode not in args.mode):
             continue
         if args.show:
             print(f"== {mode}", file=sys.stderr)
         score = evaluate_real if mode.startswith("real-") else evaluate
+        costs.clear()
         result = {"mode": mode, **score(articles, extract, args.show)}
+        if costs:
+            # What the full pipeline costs per matched article: the parse alone, in seconds.
+            result["parse_seconds_per_article"] = round(sum(costs) / len(costs), 4)
+            result["parse_seconds_max"] = round(max(costs), 4)
         print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -143,3 +143,20 @@ def load_spacy(model: str) -> tuple[Any, str | None]:
 def load_analyser(model: str) -> SpacyAnalyser:
     nlp, name = load_spacy(model)
     return SpacyAnalyser(nlp, name)
+
+
+def load_parser(model: str) -> Any | None:
+    """The full pipeline of ``model`` (else of the fallback model), parser included, for the
+    few articles whose quotes are attributed by syntax (``watchers.syntax``); None when neither
+    is installed or the model has no parser."""
+    import spacy
+
+    for name in dict.fromkeys((model, FALLBACK_MODEL)):
+        try:
+            nlp = spacy.load(name)
+        except OSError:
+            continue
+        if "parser" in nlp.pipe_names:
+            logger.info("spaCy parser of %s loaded for quote attribution", name)
+            return nlp
+    return None

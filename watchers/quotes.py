@@ -65,6 +65,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from watchers.model import Entity, Quote
+from watchers.syntax import Parse, speaker_span
 
 __all__ = ["choose_key_quotes", "extract_quotes", "shorten", "snippet"]
 
@@ -90,6 +91,17 @@ _REPORTING = _words(
     reiterates estimated wondered wonders quipped boasted retorted exclaimed whispered reported
     testified alleged alleges accused accuses blamed blames praised praises welcomed welcomes
     dismissed dismisses criticised criticized condemned condemns cited quoted according
+    """
+)
+# The base forms of reporting verbs, as a parser's lemmas give them.
+_LEMMAS = _words(
+    """
+    say tell add write warn state argue insist note explain claim announce reply respond answer
+    ask declare concede admit acknowledge continue recall remark observe suggest predict caution
+    urge tweet post laugh smile joke shrug sigh shout cry describe chant vow pledge promise
+    complain confirm deny counter agree stress emphasise emphasize maintain reiterate estimate
+    wonder quip boast retort exclaim whisper report testify allege assert clarify elucidate
+    affirm contend stress announce comment
     """
 )
 # Reporting verbs whose "it" is an object ("called it a sad day"), not a clause's subject.
@@ -1826,20 +1838,29 @@ def _finish(text: str, full: bool) -> str:
     return text
 
 
-def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[Quote]:
+def extract_quotes(
+    text: str, entities: Sequence[Entity] | None = None, parse: Parse | None = None
+) -> list[Quote]:
     """Every direct quotation in ``text``, in order of appearance, with its speaker.
 
     ``entities`` (named entities with character offsets into ``text``) are only a hint: people
     tagged PERSON count as people, places tagged GPE/LOC/FAC are not taken for people.
+    ``parse`` (a dependency parse of ``text``, see ``watchers.syntax``): the speaker is then the
+    subject the parse gives the quote's reporting verb, where it gives one; its entities serve
+    when ``entities`` is None.
     """
     if not text or not (_MARK_RE.search(text) or _SINGLE_MARK_RE.search(text)):
         return []
+    if entities is None and parse is not None:
+        entities = parse.entities
     doc = _analyse(text, entities)
     found: list[_Found] = []
     for i in range(len(doc.passages)):
         f = _classify(doc, i)
         if f is not None:
             found.append(f)
+    if parse is not None:
+        found = [_with_syntax(doc, parse, f) for f in found]
     # Speakers from context, then resolution.
     speakers: list[str | None] = []
     for i, f in enumerate(found):
@@ -1873,6 +1894,22 @@ def extract_quotes(text: str, entities: Sequence[Entity] | None = None) -> list[
         out.append(Quote(joined, speakers[i], p.start, end, f.full or j > i))
         i = j + 1
     return out
+
+
+def _with_syntax(doc: _Doc, parse: Parse, f: _Found) -> _Found:
+    """``f`` with the speaker the parse gives its reporting verb, when it gives one."""
+    if f.speaker is not None:
+        return f
+    p = doc.passages[f.passage]
+    quoted = [(q.open_mark, q.close_mark + 1) for q in doc.passages]
+    span = speaker_span(parse, (p.open_mark, p.close_mark + 1), quoted, _REPORTING | _LEMMAS)
+    if span is None:
+        return f
+    part = [t for t in doc.toks[doc.tok_at(span[0]) : doc.tok_at(span[1])] if t.quote < 0]
+    ref = _phrase_ref(doc, part, subject=True)
+    if ref is None:
+        return f
+    return replace(f, speaker=ref)
 
 
 def _has_frame(doc: _Doc, p: _Passage) -> bool:
