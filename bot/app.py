@@ -12,7 +12,6 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -30,12 +29,14 @@ from bot.access import AccessGate
 from bot.config import Config
 from bot.delivery import (
     WARN_AFTER_FAILURES,
+    TelegramSender,
     advance_idle_schedules,
-    deliver_outbox,
     queue_digests,
     queue_feed_warning,
 )
 from bot.metrics import metrics_from_listen
+from bot.outbox import DeliveryLoop
+from bot.pacing import PacedRateLimiter, Pacer
 from bot.services import BotData, Context, Services
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.nlp import Analyser, load_analyser
@@ -54,9 +55,8 @@ NewswatchApp = Application[
 ]
 
 POLL_JOB = "newswatch-poll"
-DELIVER_JOB = "newswatch-deliver"
-DELIVER_EVERY = 5.0  # seconds: how often the outbox is checked for retries
-DELIVER_TIMEOUT = 300.0  # a send that hangs must not stop later deliveries
+DIGEST_JOB = "newswatch-digests"
+DIGEST_EVERY = 5.0  # seconds: how often scheduled digests and ended quiet hours are queued
 COMPACT_JOB = "newswatch-compact"
 COMPACT_EVERY = 6 * 3600.0
 
@@ -154,9 +154,7 @@ async def poll_job(context: Context) -> None:
         )
     except TimeoutError:
         logger.error("poll cycle timed out after %.0fs", job_timeout(services.config))
-    await asyncio.wait_for(
-        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
-    )
+    services.outbox_ready.set()
 
 
 async def compact_job(context: Context) -> None:
@@ -167,13 +165,32 @@ async def compact_job(context: Context) -> None:
     logger.info("database compacted stories=%d", slimmed)
 
 
-async def deliver_job(context: Context) -> None:
-    """Scheduled digests, released quiet hours and retries: every few seconds."""
+async def digest_job(context: Context) -> None:
+    """Scheduled digests and released quiet hours into the outbox, every few seconds; the
+    delivery loop sends them."""
     services = context.bot_data.require()
-    queue_due_digests(services, services.clock())
-    await asyncio.wait_for(
-        deliver_outbox(services.store, context.bot, services.clock), timeout=DELIVER_TIMEOUT
+    if queue_due_digests(services, services.clock()):
+        services.outbox_ready.set()
+
+
+def start_delivery(app: NewswatchApp, pacer: Pacer) -> DeliveryLoop:
+    """The outbox's one sender, running until ``post_shutdown``."""
+    services = app.bot_data.require()
+
+    def chat_moved(old_id: int, new_id: int) -> None:
+        # The engine indexes watchlists by chat: re-read them so that the next stories
+        # reach the supergroup.
+        services.engine.load_watchlists()
+
+    loop = DeliveryLoop(
+        services.store,
+        services.metrics.metered(TelegramSender(app.bot, pacer)),
+        services.clock,
+        services.outbox_ready,
+        on_chat_moved=chat_moved,
     )
+    loop.start()
+    return loop
 
 
 def build_application(
@@ -181,9 +198,13 @@ def build_application(
 ) -> NewswatchApp:
     """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start)."""
 
+    pacer = Pacer()
+    delivery: list[DeliveryLoop] = []
+
     async def post_init(app: NewswatchApp) -> None:
         app.bot_data.services = await open_services(config, analyser=analyser)
         app.bot_data.services.metrics.start()
+        delivery.append(start_delivery(app, pacer))
         try:
             await app.bot.set_my_commands(handlers.bot_commands())
         except TelegramError as e:
@@ -206,14 +227,16 @@ def build_application(
             job_kwargs=job_kwargs,
         )
         jobs.run_repeating(
-            deliver_job,
-            interval=DELIVER_EVERY,
-            first=DELIVER_EVERY,
-            name=DELIVER_JOB,
+            digest_job,
+            interval=DIGEST_EVERY,
+            first=DIGEST_EVERY,
+            name=DIGEST_JOB,
             job_kwargs=job_kwargs,
         )
 
     async def post_shutdown(app: NewswatchApp) -> None:
+        while delivery:
+            await delivery.pop().stop()
         if app.bot_data.services is not None:
             await close_services(app.bot_data.services)
             app.bot_data.services = None
@@ -223,7 +246,7 @@ def build_application(
         .token(token)
         .base_url(f"{config.telegram.base_url}/bot{{token}}")
         .base_file_url(f"{config.telegram.base_url}/file/bot{{token}}")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(PacedRateLimiter(pacer))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -262,11 +285,11 @@ def register_handlers(app: NewswatchApp) -> None:
     }
     for command, callback in table.items():
         app.add_handler(CommandHandler(command, callback, filters=updates))
+    forwarded = filters.ChatType.PRIVATE & filters.FORWARDED & ~filters.Document.ALL
+    app.add_handler(MessageHandler(forwarded, handlers.on_forward))
     # An OPML import fetches every new feed: it must not hold up other chats' commands.
     documents = filters.Document.ALL & updates
     app.add_handler(MessageHandler(documents, handlers.on_document, block=False))
-    forwarded = filters.ChatType.PRIVATE & filters.FORWARDED & ~filters.Document.ALL
-    app.add_handler(MessageHandler(forwarded, handlers.on_forward))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(handlers.on_error)

@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import transfer
-from bot.delivery import deliver_outbox, queue_digests
+from bot.delivery import queue_digests
 from bot.render import split_lines, text_html
 from bot.services import Context, Services
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
@@ -677,7 +677,7 @@ async def cmd_digest(update: Update, context: Context) -> None:
     if not queued:
         await _reply(update, context, "Nothing new is waiting for this chat.")
         return
-    await deliver_outbox(services.store, context.bot, services.clock)
+    services.outbox_ready.set()
 
 
 # -- buttons under digests, and the bot's own membership ------------------------------------

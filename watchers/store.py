@@ -1,8 +1,10 @@
 """Storage: a Protocol, and its SQLite implementation (WAL, versioned schema, short transactions).
 
 Delivery follows "record intent, send, then mark sent": hits become outbox rows in one
-transaction; the sender marks a row ``sending`` before it calls Telegram and ``sent`` after.
-A row still ``sending`` at start-up becomes ``uncertain`` and is never re-sent blindly.
+transaction; the sender claims a row (``pending`` -> ``sending``, checked) before it calls the
+channel and marks it ``sent`` after. A row still ``sending`` at start-up may or may not have
+reached the chat: it goes back to ``pending`` once more, flagged ``unsure`` (at most one
+duplicate per crash, never a loss).
 """
 
 from __future__ import annotations
@@ -142,6 +144,11 @@ _MIGRATIONS: tuple[str, ...] = (
         since TEXT NOT NULL
     );
     """,
+    # 6: a send whose fate is unknown is retried, and the row remembers it (never merged again)
+    """
+    ALTER TABLE outbox ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_chat_state ON outbox(chat_id, state, id);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -278,11 +285,19 @@ class Storage(Protocol):
         buttons: str = "",
     ) -> list[int]: ...
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
-    def mark_sending(self, outbox_id: int) -> None: ...
+    def mark_sending(self, outbox_id: int) -> bool: ...
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
-    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None: ...
+    def retry_later(
+        self, outbox_id: int, not_before: datetime, error: str, *, unsure: bool = False
+    ) -> int: ...
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int: ...
+    def park_chat(self, chat_id: int, error: str) -> int: ...
+    def unpark_active_chats(self) -> int: ...
+    def mergeable_outbox(self, chat_id: int) -> list[OutboxMessage]: ...
+    def merge_outbox(
+        self, keep_id: int, text: str, merged: Sequence[int], buttons: str
+    ) -> None: ...
     def recover_outbox(self) -> int: ...
     def outbox_counts(self) -> dict[str, int]: ...
     def compact(self, older_than: datetime) -> int: ...
@@ -858,6 +873,22 @@ class SqliteStorage:
                 )
         return ids
 
+    @staticmethod
+    def _outbox(r: sqlite3.Row) -> OutboxMessage:
+        return OutboxMessage(
+            id=r["id"],
+            chat_id=r["chat_id"],
+            text=r["text"],
+            state=OutboxState(r["state"]),
+            attempts=r["attempts"],
+            not_before=_dt(r["not_before"]),
+            silent=bool(r["silent"]),
+            preview=bool(r["preview"]),
+            watchlist_id=r["watchlist_id"],
+            buttons=r["buttons"],
+            thread_id=r["thread_id"],
+        )
+
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first; a chat's later messages wait
         behind an earlier one that must wait (order within a chat is kept)."""
@@ -865,32 +896,24 @@ class SqliteStorage:
             "SELECT o.*, c.thread_id FROM outbox o JOIN chats c ON c.id=o.chat_id "
             "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
             "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
-            "AND e.state='pending' AND e.id<o.id AND e.not_before>?) "
+            "AND e.state IN ('pending', 'sending') AND e.id<o.id "
+            "AND (e.state='sending' OR e.not_before>?)) "
             "ORDER BY o.id LIMIT ?",
             (_ts(now), _ts(now), limit),
         )
-        return [
-            OutboxMessage(
-                id=r["id"],
-                chat_id=r["chat_id"],
-                text=r["text"],
-                state=OutboxState(r["state"]),
-                attempts=r["attempts"],
-                not_before=_dt(r["not_before"]),
-                silent=bool(r["silent"]),
-                preview=bool(r["preview"]),
-                watchlist_id=r["watchlist_id"],
-                buttons=r["buttons"],
-                thread_id=r["thread_id"],
-            )
-            for r in rows
-        ]
+        return [self._outbox(r) for r in rows]
 
-    def mark_sending(self, outbox_id: int) -> None:
+    def mark_sending(self, outbox_id: int) -> bool:
+        """Claim a row for one send: True only for the caller that moved it from ``pending``
+        to ``sending`` while its chat is active; anyone else must not send it."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE outbox SET state='sending', attempts=attempts+1 WHERE id=?", (outbox_id,)
+            cur = db.execute(
+                "UPDATE outbox SET state='sending', attempts=attempts+1 "
+                "WHERE id=? AND state='pending' "
+                "AND chat_id IN (SELECT id FROM chats WHERE active=1)",
+                (outbox_id,),
             )
+        return cur.rowcount == 1
 
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None:
         with self._tx() as db:
@@ -905,12 +928,19 @@ class SqliteStorage:
                 "UPDATE outbox SET state=?, error=? WHERE id=?", (state.value, error, outbox_id)
             )
 
-    def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None:
+    def retry_later(
+        self, outbox_id: int, not_before: datetime, error: str, *, unsure: bool = False
+    ) -> int:
+        """Back to ``pending`` until ``not_before``; ``unsure`` when the last send may have
+        reached the chat. Returns how many sends of this row had an unknown fate."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET state='pending', not_before=?, error=? WHERE id=?",
-                (_ts(not_before), error, outbox_id),
+                "UPDATE outbox SET state='pending', not_before=?, error=?, unsure=unsure+? "
+                "WHERE id=?",
+                (_ts(not_before), error, int(unsure), outbox_id),
             )
+            row = db.execute("SELECT unsure FROM outbox WHERE id=?", (outbox_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int:
         with self._tx() as db:
@@ -920,16 +950,65 @@ class SqliteStorage:
             )
         return cur.rowcount
 
-    def recover_outbox(self) -> int:
-        """At start-up: a row left ``sending`` may have reached the chat; never send it again."""
+    def park_chat(self, chat_id: int, error: str) -> int:
+        """The chat cannot be written to: pause it and park what waits for it (kept, not
+        sent, until the chat is active again). Returns how many rows were parked."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET active=0 WHERE id=?", (chat_id,))
+            cur = db.execute(
+                "UPDATE outbox SET state='parked', error=? WHERE chat_id=? AND state='pending'",
+                (error, chat_id),
+            )
+        return cur.rowcount
+
+    def unpark_active_chats(self) -> int:
+        """Parked rows of chats that are active again (unblocked, re-added) wait to go out."""
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE outbox SET state='uncertain', "
-                "error='interrupted while sending; not re-sent to avoid a duplicate' "
-                "WHERE state='sending'"
+                "UPDATE outbox SET state='pending', not_before=NULL WHERE state='parked' "
+                "AND chat_id IN (SELECT id FROM chats WHERE active=1)"
+            )
+        return cur.rowcount
+
+    def mergeable_outbox(self, chat_id: int) -> list[OutboxMessage]:
+        """The chat's waiting rows that certainly never reached it, oldest first."""
+        rows = self._query(
+            "SELECT o.*, c.thread_id FROM outbox o JOIN chats c ON c.id=o.chat_id "
+            "WHERE o.chat_id=? AND o.state='pending' AND o.unsure=0 ORDER BY o.id",
+            (chat_id,),
+        )
+        return [self._outbox(r) for r in rows]
+
+    def merge_outbox(self, keep_id: int, text: str, merged: Sequence[int], buttons: str) -> None:
+        """Several waiting rows become one: ``keep_id`` gets ``text`` and the hits of the
+        ``merged`` rows, which go. Only rows still ``pending`` are touched."""
+        with self._tx() as db:
+            state = db.execute("SELECT state FROM outbox WHERE id=?", (keep_id,)).fetchone()
+            ids = [i for i in merged if i != keep_id]
+            marks = ",".join("?" * len(ids))
+            pending = db.execute(
+                f"SELECT COUNT(*) FROM outbox WHERE state='pending' AND id IN ({marks})", ids
+            ).fetchone()[0]
+            if state is None or state[0] != "pending" or pending != len(ids):
+                return
+            db.execute(
+                "UPDATE outbox SET text=?, buttons=?, preview=0 WHERE id=?",
+                (text, buttons, keep_id),
+            )
+            db.execute(f"UPDATE hits SET outbox_id=? WHERE outbox_id IN ({marks})", [keep_id, *ids])
+            db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+
+    def recover_outbox(self) -> int:
+        """At start-up: a row left ``sending`` may or may not have reached the chat. It is
+        sent again, once per interruption, flagged ``unsure``: a crash costs at most one
+        duplicate (one send is in flight at a time), never a lost alert."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE outbox SET state='pending', unsure=unsure+1, not_before=NULL, "
+                "error='interrupted while sending; sent again' WHERE state='sending'"
             )
         if cur.rowcount:
-            logger.warning("outbox rows left mid-send count=%d state=uncertain", cur.rowcount)
+            logger.warning("outbox rows left mid-send count=%d retried=once", cur.rowcount)
         return cur.rowcount
 
     def outbox_counts(self) -> dict[str, int]:

@@ -9,7 +9,8 @@ The server runs in a background thread (standard library only), so it works the 
 synchronous and asynchronous tests. It reproduces the envelopes, status codes and error texts of
 the real Bot API for the methods newswatch uses, validates message text the way Telegram does
 (see ``telegram_html``), records everything the bot did, plays the user's side (messages,
-button presses, blocking the bot) and can inject faults (errors, flood limits, slow calls,
+button presses, blocking the bot) and can inject faults (errors, Telegram's flood limits, slow
+calls, dropped connections, answers that come too late,
 group migrations).
 """
 
@@ -29,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -261,6 +263,48 @@ class _FloodLimit:
         return max(1, math.ceil((1.0 - tokens) / self.per_second))
 
 
+@dataclass(slots=True)
+class _TelegramLimits:
+    """Telegram's flood control: a burst then about one message a second per chat, twenty a
+    minute per group, thirty in any sliding second overall."""
+
+    overall: int
+    group_per_minute: int
+    chat: _FloodLimit
+    sends: deque[float] = field(default_factory=deque)
+    group_sends: dict[int, deque[float]] = field(default_factory=dict)
+
+    def take(self, chat_id: int, now: float) -> int | None:
+        """Spend one send for ``chat_id``; return seconds to wait if Telegram would refuse."""
+        while self.sends and self.sends[0] <= now - 1.0:
+            self.sends.popleft()
+        if len(self.sends) >= self.overall:
+            return 1
+        group = self.group_sends.setdefault(chat_id, deque()) if chat_id < 0 else None
+        if group is not None:
+            while group and group[0] <= now - 60.0:
+                group.popleft()
+            if len(group) >= self.group_per_minute:
+                return max(1, math.ceil(group[0] + 60.0 - now))
+        wait = self.chat.take(chat_id, now)
+        if wait is not None:
+            return wait
+        self.sends.append(now)
+        if group is not None:
+            group.append(now)
+        return None
+
+
+@dataclass(slots=True)
+class _ConnectionFault:
+    kind: str  # "drop": close without an answer; "stall": answer after ``seconds``
+    method: str
+    chat_id: int | None
+    after_delivery: bool
+    seconds: float
+    remaining: int
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """A file: one the bot sent with sendDocument, or one a user sent (``user_sends_document``)."""
@@ -293,6 +337,10 @@ class _Reply:
     headers: tuple[tuple[str, str], ...] = ()
     raw: bytes | None = None
     """A file download: these bytes instead of the JSON payload."""
+    drop: bool = False
+    """Close the connection without answering."""
+    stall: float = 0.0
+    """Seconds to wait before answering."""
 
 
 class _Params:
@@ -518,6 +566,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         content_type = self.headers.get("Content-Type", "")
         reply = self.server.fake._respond(url.path, url.query, content_type, body)
+        if reply.stall:
+            self.server.fake._stopping.wait(reply.stall)
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if reply.raw is not None:
             data, media_type = reply.raw, "application/octet-stream"
         else:
@@ -599,6 +654,8 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._delays: dict[str, _Delay] = {}
         self._flood: _FloodLimit | None = None
+        self._limits: _TelegramLimits | None = None
+        self._faults: list[_ConnectionFault] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -700,6 +757,18 @@ class FakeTelegram:
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [message for message in self.sent if message.chat_id == chat_id]
+
+    def received(self) -> dict[int, list[str]]:
+        """What each chat received, as its users read it (plain text), in order."""
+        chats: dict[int, list[str]] = {}
+        for message in self.sent:
+            chats.setdefault(message.chat_id, []).append(message.plain_text)
+        return chats
+
+    @property
+    def flood_refusals(self) -> int:
+        """How many calls were answered 429."""
+        return sum(1 for call in self.calls if call.status == 429)
 
     @property
     def edits(self) -> list[EditedMessage]:
@@ -1108,6 +1177,67 @@ class FakeTelegram:
     def no_rate_limit(self) -> None:
         with self._lock:
             self._flood = None
+            self._limits = None
+
+    def telegram_limits(
+        self,
+        *,
+        overall_per_second: int = 30,
+        group_per_minute: int = 20,
+        per_chat_per_second: float = 1.0,
+        burst: int = 10,
+    ) -> None:
+        """Enforce Telegram's flood limits as a whole: per chat (a short burst, then about one
+        a second), per group (twenty in any minute) and overall (thirty in any sliding
+        second); past any of them, 429 with ``retry_after``."""
+        with self._lock:
+            self._flood = None
+            self._limits = _TelegramLimits(
+                overall_per_second,
+                group_per_minute,
+                _FloodLimit(per_chat_per_second, burst, None),
+            )
+
+    def drop_next(
+        self,
+        method: str,
+        *,
+        chat_id: int | None = None,
+        after_delivery: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Close the connection of the next ``times`` calls of ``method`` (to ``chat_id`` if
+        given) without an answer: before handling them, or ``after_delivery`` (the message
+        reached the chat, but the bot never hears so)."""
+        self._add_fault(_ConnectionFault("drop", method.lower(), chat_id, after_delivery, 0, times))
+
+    def stall_next(
+        self, method: str, seconds: float, *, chat_id: int | None = None, times: int = 1
+    ) -> None:
+        """Handle the next ``times`` calls of ``method`` (the message is delivered) but answer
+        only after ``seconds``: a client with a shorter read timeout gives up on them."""
+        self._add_fault(_ConnectionFault("stall", method.lower(), chat_id, True, seconds, times))
+
+    def _add_fault(self, fault: _ConnectionFault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, method: str, params: _Params) -> _ConnectionFault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method != method:
+                    continue
+                if fault.chat_id is not None and str(params.values.get("chat_id")) != str(
+                    fault.chat_id
+                ):
+                    continue
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
 
     def delay(self, method: str, seconds: float, *, times: int | None = None) -> None:
         """Make calls of ``method`` wait ``seconds`` before being handled (0 removes it)."""
@@ -1168,16 +1298,29 @@ class FakeTelegram:
             return _error_reply(_ApiError(404, "Not Found"))
         handler = entry[1]
         self._wait_if_delayed(name.lower())
+        fault = self._take_fault(name.lower(), params)
+        if fault is not None and not fault.after_delivery:
+            return _Reply(0, {}, drop=True)
         try:
             self._raise_injected_failure(name.lower(), params)
             result = handler(params)
         except _ApiError as error:
-            return _error_reply(error)
+            reply = _error_reply(error)
         except Exception:
             with self._lock:
                 self.internal_errors.append(traceback.format_exc())
-            return _error_reply(_ApiError(500, "Internal Server Error"))
-        return _Reply(200, {"ok": True, "result": result})
+            reply = _error_reply(_ApiError(500, "Internal Server Error"))
+        else:
+            reply = _Reply(200, {"ok": True, "result": result})
+        if fault is not None:
+            return _Reply(
+                reply.status,
+                reply.payload,
+                reply.headers,
+                drop=fault.kind == "drop",
+                stall=fault.seconds,
+            )
+        return reply
 
     def _wait_if_delayed(self, method: str) -> None:
         with self._lock:
@@ -1240,9 +1383,12 @@ class FakeTelegram:
         raise _ApiError(403, f"Forbidden: bot is not a member of the {chat['type']} chat")
 
     def _check_flood(self, chat_id: int) -> None:
-        if self._flood is None:
+        if self._limits is not None:
+            wait = self._limits.take(chat_id, time.monotonic())
+        elif self._flood is not None:
+            wait = self._flood.take(chat_id, time.monotonic())
+        else:
             return
-        wait = self._flood.take(chat_id, time.monotonic())
         if wait is not None:
             raise _ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
 
