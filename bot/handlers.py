@@ -696,11 +696,15 @@ async def on_button(update: Update, context: Context) -> None:
     if watchlist is None or message is None or watchlist.chat_id != message.chat.id:
         await query.answer("That watchlist no longer exists.")
         return
-    if action in ("mute", "pause") and message.chat.type in ("group", "supergroup"):
-        member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
-        if member.status not in ADMIN_STATUSES:
-            await query.answer("Only the group's admins can change this watchlist.")
-            return
+    # In a channel every subscriber sees the buttons: only its admins may use them.
+    if (
+        action in ("mute", "pause")
+        and message.chat.type != "private"
+        and not await _is_admin_of(context, message.chat.id, query.from_user.id)
+    ):
+        where = "channel" if message.chat.type == "channel" else "group"
+        await query.answer(f"Only the {where}'s admins can change this watchlist.")
+        return
     if action == "mute":
         until = services.clock() + timedelta(days=1)
         services.store.set_watchlist_mute(watchlist.id, until)

@@ -103,3 +103,21 @@ async def test_channel_is_refused_outside_private_chats(
     telegram.user_sends("/channel @deskwire", chat_id=-9001, chat_type="supergroup")
     [answer] = await telegram.wait_for_messages(-9001, 1, timeout=10)
     assert "in a private chat" in answer.plain_text
+
+
+async def test_buttons_under_a_channel_digest_are_for_its_admins(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    await _say(telegram, "/channel @deskwire")
+    await _say(telegram, "/watch Gas: gas")
+    store = app.bot_data.require().store
+    [gas] = store.watchlists(CHANNEL)
+    posted = await app.bot.send_message(CHANNEL, "🔔 Gas · 1 new story")
+    subscriber = 4242  # sees the channel's posts, is not an admin
+    telegram.user_presses(CHANNEL, posted.message_id, f"pause:{gas.id}", user_id=subscriber)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 1, what="an answer")
+    assert "Only the channel's admins" in (telegram.callback_answers[0].text or "")
+    assert not store.watchlists(CHANNEL)[0].paused
+    telegram.user_presses(CHANNEL, posted.message_id, f"pause:{gas.id}", user_id=USER)
+    await telegram.wait_for(lambda: len(telegram.callback_answers) == 2, what="an answer")
+    assert store.watchlists(CHANNEL)[0].paused
