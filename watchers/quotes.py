@@ -64,6 +64,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from watchers.countries import find_countries, words_of
 from watchers.model import Entity, Quote
 from watchers.syntax import Parse, speaker_span
 
@@ -91,6 +92,8 @@ _REPORTING = _words(
     reiterates estimated wondered wonders quipped boasted retorted exclaimed whispered reported
     testified alleged alleges accused accuses blamed blames praised praises welcomed welcomes
     dismissed dismisses criticised criticized condemned condemns cited quoted according
+    asserted asserts clarified clarifies affirmed affirms contended contends commented comments
+    elaborated questioned recounted disclosed revealed reveals
     """
 )
 # The base forms of reporting verbs, as a parser's lemmas give them.
@@ -118,6 +121,8 @@ _PARTICIPLES = _words(
     calling citing urging stressing asking speaking
     """
 )
+# Verbs that attribute a question, whose speaker is not the one answering.
+_ASKING = _words("asked asks wondered wonders questioned")
 _PERSON_PRONOUNS = _words("he she")
 # Pronouns and titles that tell a person's gender ("Mr Cole", "her letters").
 _GENDERED = {"he": "he", "him": "he", "his": "he", "himself": "he"} | {
@@ -213,7 +218,8 @@ _TITLES = _words(
     admiral marshal striker midfielder defender goalkeeper captain state defence defense
     exchequer affairs prosecutor coroner magistrate solicitor barrister counsel advocate
     headteacher headmaster headmistress principal treasurer chairperson founder co-founder
-    referee umpire skipper winger forward trainer doctor nurse surgeon
+    referee umpire skipper winger forward trainer doctor nurse surgeon leader majority minority
+    whip former justices judges senators
     """
 )
 # Words that make a capitalised name an organisation (or a place), not a person.
@@ -269,6 +275,8 @@ _TOKEN_RE = re.compile(
     r"|\w+(?:['’\-]\w+)*"
     r"|[^\w\s]"
 )
+_QUESTION_RE = re.compile(r"\?\s*[”\"»]([^“”\"«»]*)")  # a closed question and what follows
+_DOUBLED_RE = re.compile(r"''|``")  # ''…'' and ``…'': a double quote made of two single marks
 _SENTENCE_END_RE = re.compile(r"[.?!…]+")
 _PARAGRAPH_RE = re.compile(r"\n\s*")
 _WS_RE = re.compile(r"\s*")
@@ -391,6 +399,7 @@ class _Doc:
     actor_pos: tuple[int, ...] = ()
     person_hint: tuple[tuple[int, int], ...] = ()
     place_hint: tuple[tuple[int, int], ...] = ()
+    org_hint: tuple[tuple[int, int], ...] = ()  # organisations and nationalities tagged so
     org_names: frozenset[str] = frozenset()  # names found to be organisations by their context
     # a first or last word an organisation goes by on its own ("Ferncliff") -> its full name
     org_short: dict[str, str] = field(default_factory=dict)
@@ -490,11 +499,19 @@ def _scan(
                     and role(text, i, False) is True
                     and len(parts) < _MAX_PARAGRAPHS
                     and _reads_as_sentences(text, parts[0][0] if parts else start, newline)
+                    and not _asked_question(text, i)
                 )
                 if resumes:
                     parts.append((start, newline))
                     start = i + 1
                     continue
+                if _asked_question(text, i) and _reads_as_sentences(text, start, newline):
+                    # The answer ends where the question begins: the paragraph end closes it.
+                    parts.append((start, newline))
+                    stripped = [
+                        p for p in (_strip_span(text, a, b) for a, b in parts) if p[0] < p[1]
+                    ]
+                    out.append(_Passage(tuple(stripped), first_mark, newline))
                 parts, start = [], -1
         opens = role(text, i, start >= 0)
         if opens is None:
@@ -510,6 +527,14 @@ def _scan(
     return out
 
 
+def _asked_question(text: str, i: int) -> bool:
+    """Whether the paragraph opening with the quote mark at ``i`` is a question someone else
+    asks (``“Will he resign?” a reporter asked.``): it does not go on with the quote before it."""
+    end = text.find("\n", i)
+    m = _QUESTION_RE.search(text, i, len(text) if end < 0 else end)
+    return m is not None and any(w in _ASKING for w in _WORD_RE.findall(m.group(1).lower())[:6])
+
+
 def _reads_as_sentences(text: str, a: int, b: int) -> bool:
     """Whether ``text[a:b]`` starts with a capital and ends a sentence: only such a passage may
     run on into the next paragraph (an unclosed ``“a disgrace`` may not)."""
@@ -523,6 +548,23 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
     while b > a and text[b - 1].isspace():
         b -= 1
     return a, b
+
+
+def _doubled_marks(text: str) -> str:
+    """``text`` with each doubled single mark (``''…,'' she said``) written as one double mark
+    and a space, the mark on the side of the quoted words, so that every offset stays put."""
+    if "''" not in text and "``" not in text:
+        return text
+    chars = list(text)
+    for m in _DOUBLED_RE.finditer(text):
+        i = m.start()
+        before = text[i - 1] if i > 0 else " "
+        after = text[i + 2] if i + 2 < len(text) else " "
+        opening = m.group() == "``" or (
+            (before.isspace() or before in "([—–-") and not after.isspace()
+        )
+        chars[i], chars[i + 1] = (" ", '"') if opening else ('"', " ")
+    return "".join(chars)
 
 
 # -- sentences and tokens ----------------------------------------------------------------------
@@ -637,6 +679,11 @@ def _strip_title(words: list[str]) -> list[str]:
     return words
 
 
+def _is_country(words: Sequence[str]) -> bool:
+    """``Egypt``, ``the United States``: a country's name is never a person's."""
+    return bool(find_countries(words_of(" ".join(words))))
+
+
 def _name_key(words: Sequence[str]) -> str:
     """What a later surname-only mention looks like: ``Peskov``, ``Vries``, ``Assad``."""
     key = words[-1].removesuffix("'s").removesuffix("’s")
@@ -712,11 +759,14 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
             word_index.setdefault(t.lower, []).append(k)
     person_hint: list[tuple[int, int]] = []
     place_hint: list[tuple[int, int]] = []
+    org_hint: list[tuple[int, int]] = []
     for e in entities or ():
         if e.label == "PERSON":
             person_hint.append((e.start, e.end))
         elif e.label in ("GPE", "LOC", "FAC"):
             place_hint.append((e.start, e.end))
+        elif e.label in ("ORG", "NORP"):
+            org_hint.append((e.start, e.end))
     doc = _Doc(
         text=text,
         toks=tuple(toks),
@@ -729,6 +779,7 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
         word_index={w: tuple(ks) for w, ks in word_index.items()},
         person_hint=tuple(sorted(person_hint)),
         place_hint=tuple(sorted(place_hint)),
+        org_hint=tuple(sorted(org_hint)),
     )
     doc = _with_mentions(doc)
     return _with_actors(doc)
@@ -835,7 +886,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
         )
         prev = toks[i - 1].lower if i > 0 else ""
         hinted = _overlaps(doc.person_hint, start, toks[j - 1].end)
-        placed = _covered(doc.place_hint, start, toks[j - 1].end)
+        placed = _covered(doc.place_hint, start, toks[j - 1].end) or _is_country(words)
+        org = org or (_covered(doc.org_hint, start, toks[j - 1].end) and not hinted)
         if org:
             candidates.append((i, j, words, _Mentioned.ORG))
             continue
@@ -1175,6 +1227,9 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     if run and k == 0 and det == "" and run[0].lower() in _DETERMINERS:
         run = run[1:]
     words = _strip_title(list(run))
+    pair = _coordinated(head, k, words)
+    if pair is not None:
+        return _Ref(_RefKind.NAME, pair[0], pair[1], person=True)
     if words:
         sentence_initial = doc.starts_sentence(head[k].start)
         single = _is_surname_only(words)
@@ -1212,6 +1267,21 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     ):
         text = text[0].lower() + text[1:]
     return _Ref(_RefKind.DESC, text, start)
+
+
+def _coordinated(head: Sequence[_Tok], k: int, words: Sequence[str]) -> tuple[str, int] | None:
+    """``Justices Anna Berg and Paul Kent``: two full names joined by ``and`` speak together
+    (the text and the start of the pair), when neither is an organisation's name."""
+    if k < 3 or head[k - 1].lower != "and" or len(words) < 2 or _is_org_name(words):
+        return None
+    m = k - 1
+    while m > 0 and head[m - 1].is_word and head[m - 1].is_cap:
+        m -= 1
+    first = _strip_title([t.word for t in head[m : k - 1]])
+    if len(first) < 2 or _is_org_name(first):
+        return None
+    start = head[k - 1 - len(first)].start
+    return " ".join([*first, "and", *words]), start
 
 
 def _describes_subject(toks: Sequence[_Tok], r: int) -> bool:
@@ -1388,6 +1458,7 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
                 ref.kind is _RefKind.NAME
                 and not ref.org
                 and (ref.person or _is_surname_only(ref.text.split()))
+                and not _not_person(doc, ref)
             ):
                 name = _canonical(doc, ref.text.split(), ref.pos)
                 if _agrees(doc, name, pronoun):
@@ -1425,6 +1496,20 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
                 return _person_before(doc, first.pos, depth + 1, pronoun)
             return first.pos, first.name
     return None
+
+
+def _not_person(doc: _Doc, ref: _Ref) -> bool:
+    """A name that the text (or the recogniser) shows to be a place, a country, a nationality
+    or an organisation: never what ``he`` or ``she`` stands for."""
+    if ref.person and _overlaps(doc.person_hint, ref.pos, ref.pos + len(ref.text)):
+        return False
+    end = ref.pos + len(ref.text)
+    return (
+        _is_country(ref.text.split())
+        or _overlaps(doc.place_hint, ref.pos, end)
+        or _overlaps(doc.org_hint, ref.pos, end)
+        or ref.text in doc.org_names
+    )
 
 
 def _org_before(doc: _Doc, pos: int, sentences: int, head: str = "") -> tuple[int, str] | None:
@@ -1784,7 +1869,7 @@ def _context_speaker(
             rest = doc.text[close + 1 : doc.para_starts[para]]
             if prev.full and len(_WORD_RE.findall(rest)) <= 20:
                 return _SameAs(i - 1)
-        return None
+        return _paragraph_before(doc, para, found, i)
     # A quote in the previous sentence: the same speaker goes on.
     if i > 0 and doc.passages[found[i - 1].passage].close_mark >= prev_start and found[i - 1].full:
         return _SameAs(i - 1)
@@ -1800,6 +1885,25 @@ def _context_speaker(
             return _Ref(_RefKind.PRONOUN, m.name, m.pos)
         return _Ref(_RefKind.NAME, m.name, m.pos, person=True)
     return None
+
+
+def _paragraph_before(doc: _Doc, para: int, found: Sequence[_Found], i: int) -> _Ref | None:
+    """A quote standing as a paragraph of its own after a paragraph with no quote that leads
+    up to it (``For X, the process has helped.`` then ``“…”``): the subject of that paragraph's
+    last reporting verb, else the first person it names."""
+    if para == 0:
+        return None
+    lo, hi = doc.para_starts[para - 1], doc.para_starts[para]
+    if lo < doc.headline_end or (i > 0 and doc.passages[found[i - 1].passage].close_mark >= lo):
+        return None
+    ref = _before_attribution(doc, hi, lo)
+    if ref is not None:
+        return ref
+    m_lo, m_hi = bisect_left(doc.mention_pos, lo), bisect_left(doc.mention_pos, hi)
+    people = [
+        m for m in doc.mentions[m_lo:m_hi] if m.kind is _Mentioned.PERSON and not m.possessive
+    ]
+    return _Ref(_RefKind.NAME, people[0].name, people[0].pos, person=True) if people else None
 
 
 # -- merging and output ------------------------------------------------------------------------
@@ -1851,6 +1955,7 @@ def extract_quotes(
     """
     if not text or not (_MARK_RE.search(text) or _SINGLE_MARK_RE.search(text)):
         return []
+    text = _doubled_marks(text)
     if entities is None and parse is not None:
         entities = parse.entities
     doc = _analyse(text, entities)
@@ -1897,7 +2002,9 @@ def extract_quotes(
 
 
 def _with_syntax(doc: _Doc, parse: Parse, f: _Found) -> _Found:
-    """``f`` with the speaker the parse gives its reporting verb, when it gives one."""
+    """``f`` with the speaker the parse gives its reporting verb where the rules found none.
+    (Letting the parse overrule a body the rules found loses more than it wins: bodies do speak
+    through statements.)"""
     if f.speaker is not None:
         return f
     p = doc.passages[f.passage]
