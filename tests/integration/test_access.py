@@ -115,7 +115,7 @@ async def test_a_flood_from_one_user_is_throttled_without_slowing_another(
         telegram,
         [feeds.url("/default.xml")],
         polling={"interval": 60},
-        limits={"commands_burst": 3, "commands_per_minute": 6},
+        limits={"commands_burst": 3, "commands_per_minute": 1},
     )
     async with running_bot(config, telegram, analyser):
         for _ in range(12):
