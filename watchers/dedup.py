@@ -53,6 +53,7 @@ import binascii
 import hashlib
 import math
 import re
+import struct
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -69,11 +70,13 @@ __all__ = [
     "LEAD_WORDS",
     "SAME_STORY_THRESHOLD",
     "StoryFingerprint",
+    "StoryWords",
     "canonical_link",
     "different_facts",
     "group_stories",
     "headline_counts",
     "headline_similarity",
+    "may_be_same_story",
     "same_story",
     "seen_before",
     "similarity",
@@ -255,19 +258,32 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
 
 
-def _encode(hashes: Iterable[int]) -> str:
-    raw = b"".join(value.to_bytes(4, "big") for value in sorted(hashes))
+def _encode_parts(parts: Iterable[Sequence[int]]) -> str:
+    raw = b"".join(value.to_bytes(4, "big") for part in parts for value in part)
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode(text: str) -> frozenset[int]:
-    raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _decode_all(text: str) -> tuple[int, ...]:
+    ascii_text = text.encode("ascii")  # UnicodeEncodeError is a ValueError
+    standard = ascii_text.translate(_FROM_URLSAFE, b"+/")  # "+" and "/" are not base64url
+    if len(standard) != len(ascii_text):
+        raise ValueError("not base64url")
+    raw = binascii.a2b_base64(standard + b"=" * (-len(standard) % 4), strict_mode=True)
     if len(raw) % 4:
         raise ValueError("word hashes are 4 bytes each")
-    return frozenset(int.from_bytes(raw[i : i + 4], "big") for i in range(0, len(raw), 4))
+    values: tuple[int, ...] = struct.unpack(f">{len(raw) // 4}I", raw)
+    return values
 
 
 # --- fingerprints ------------------------------------------------------------------------------
+
+
+StoryWords = tuple[str | None, frozenset[int], frozenset[int]]
+"""A story's link, headline words and text words: the part of a fingerprint that
+``may_be_same_story`` looks at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,35 +310,76 @@ class StoryFingerprint:
             raise ValueError("the headline's figures are figures of the story")
 
     def to_str(self) -> str:
-        """``3|<headline>|<names>|<rest of the lead>|<headline figures>|<other figures>|<link>``:
-        hashes in base64url, then the link."""
-        return "|".join(
-            (
-                _FORMAT,
-                _encode(self.headline_words),
-                _encode(self.headline_names),
-                _encode(self.text_words - self.headline_words),
-                _encode(self.headline_figures),
-                _encode(self.figures - self.headline_figures),
-                self.link or "",
-            )
+        """``3|<counts>|<hashes>|<link>``: how many hashes each part has (headline, names, rest
+        of the lead, headline figures, other figures: ``6.2.14.1.2``), then all the hashes in
+        one base64url string (so that a digest reads them with one decoding), then the link."""
+        parts = (
+            self.headline_words,
+            self.headline_names,
+            self.text_words - self.headline_words,
+            self.headline_figures,
+            self.figures - self.headline_figures,
         )
+        counts = ".".join(str(len(part)) for part in parts)
+        hashes = _encode_parts([sorted(part) for part in parts])
+        return f"{_FORMAT}|{counts}|{hashes}|{self.link or ''}"
 
     @classmethod
     def from_str(cls, text: str) -> StoryFingerprint:
         """Read what ``to_str`` wrote (or its format 2, without figures); ValueError if it is
         not such a string."""
-        version = text.split("|", 1)[0]
-        fields = {_FORMAT: 7, _OLD_FORMAT: 5}.get(version)
-        parts = text.split("|", (fields or 1) - 1)
-        if fields is None or len(parts) != fields:
-            raise ValueError(f"not a story fingerprint: {text[:60]!r}")
         try:
-            headline, names, lead, *figures = (_decode(part) for part in parts[1:-1])
-            own, other = figures or (frozenset(), frozenset())
-            return cls(parts[-1] or None, headline, names, headline | lead, own, own | other)
+            if text.startswith(f"{_OLD_FORMAT}|"):
+                return cls._from_old_str(text)
+            version, counts, hashes, link = text.split("|", 3)
+            headline, names, lead, own, other = map(int, counts.split("."))
+            if version != _FORMAT or not counts.replace(".", "").isdigit():
+                raise ValueError("not format 3")
+            values = _decode_all(hashes)
+            names_at, lead_at, own_at = headline, headline + names, headline + names + lead
+            if len(values) != own_at + own + other:
+                raise ValueError("as many hashes as the counts say")
+            return cls(
+                link or None,
+                frozenset(values[:names_at]),
+                frozenset(values[names_at:lead_at]),
+                frozenset(values[:names_at] + values[lead_at:own_at]),
+                frozenset(values[own_at : own_at + own]),
+                frozenset(values[own_at:]),
+            )
         except (ValueError, binascii.Error) as e:
             raise ValueError(f"not a story fingerprint: {text[:60]!r}") from e
+
+    @classmethod
+    def words_from_str(cls, text: str) -> StoryWords:
+        """The link, headline words and text words of what ``to_str`` wrote, read faster than
+        the whole fingerprint (for ``may_be_same_story``); ValueError if it is no fingerprint."""
+        if text.startswith(f"{_OLD_FORMAT}|"):
+            old = cls.from_str(text)
+            return old.link, old.headline_words, old.text_words
+        try:
+            version, counts, hashes, link = text.split("|", 3)
+            if version != _FORMAT:
+                raise ValueError("not format 3")
+            headline, names, lead = map(int, counts.split(".")[:3])
+            values = _decode_all(hashes)
+        except (ValueError, binascii.Error) as e:
+            raise ValueError(f"not a story fingerprint: {text[:60]!r}") from e
+        lead_at = headline + names
+        return (
+            link or None,
+            frozenset(values[:headline]),
+            frozenset(values[:headline] + values[lead_at : lead_at + lead]),
+        )
+
+    @classmethod
+    def _from_old_str(cls, text: str) -> StoryFingerprint:
+        """Format 2: ``2|<headline>|<names>|<rest of the lead>|<link>``, each part base64url."""
+        parts = text.split("|", 4)
+        if len(parts) != 5:
+            raise ValueError("format 2 has five parts")
+        headline, names, lead = (frozenset(_decode_all(part)) for part in parts[1:4])
+        return cls(parts[4] or None, headline, names, headline | lead)
 
 
 def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerprint:
@@ -347,8 +404,9 @@ def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerpri
 
 
 def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    common = len(a & b)
+    union = len(a) + len(b) - common
+    return common / union if union else 0.0
 
 
 def text_similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
@@ -423,8 +481,11 @@ def similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
     Equal links do not count here (``same_story`` looks at them); links only tell whether two
     stories are different pages of one site.
     """
-    if different_facts(a, b):
-        return 0.0
+    words = _word_similarity(a, b)
+    return 0.0 if words and different_facts(a, b) else words
+
+
+def _word_similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
     text = text_similarity(a, b)
     return max(text, headline_similarity(a, b)) if headline_counts(a, b) else text
 
@@ -432,10 +493,38 @@ def similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
 def same_story(
     a: StoryFingerprint, b: StoryFingerprint, *, threshold: float = SAME_STORY_THRESHOLD
 ) -> bool:
-    """Whether two fingerprints are of the same story: one link, or near-duplicate words."""
+    """Whether two fingerprints are of the same story: one link, or near-duplicate words that
+    state the same facts."""
     if a.link is not None and a.link == b.link:
         return True
-    return similarity(a, b) >= threshold
+    return _words_reach(a, b, threshold) and not different_facts(a, b)
+
+
+def _words_reach(a: StoryFingerprint, b: StoryFingerprint, threshold: float) -> bool:
+    """``_word_similarity(a, b) >= threshold``, the cheapest tests first (digests compare each
+    pending hit with every story shown)."""
+    common = len(a.text_words & b.text_words)
+    union = len(a.text_words) + len(b.text_words) - common
+    text = common / union if union else 0.0  # as _jaccard, without a call
+    if text >= threshold:
+        return True
+    if text < HEADLINE_FLOOR:
+        return False
+    return headline_similarity(a, b) >= threshold and headline_counts(a, b)
+
+
+def may_be_same_story(
+    words: StoryWords, known: StoryFingerprint, *, threshold: float = SAME_STORY_THRESHOLD
+) -> bool:
+    """A cheaper test of a story's words against a known story: false only where
+    ``same_story`` is false (it leaves out the checks of names, sites and facts)."""
+    link, headline_words, text_words = words
+    if link is not None and link == known.link:
+        return True
+    text = _jaccard(text_words, known.text_words)
+    if text >= threshold:
+        return True
+    return text >= HEADLINE_FLOOR and _jaccard(headline_words, known.headline_words) >= threshold
 
 
 def seen_before(

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
+from watchers.dedup import (
+    StoryFingerprint,
+    StoryWords,
+    may_be_same_story,
+    same_story,
+    story_fingerprint,
+)
 from watchers.errors import CommandError
 from watchers.model import Chat, Digest, DigestItem, PendingHit, StoryCopy, Watchlist
 from watchers.quotes import ELLIPSIS, snippet
@@ -49,6 +55,16 @@ def _newest_first(hit: PendingHit) -> tuple[float, int, int]:
     """Newest first; at the same time, more matched terms first, then the earlier article."""
     published = hit.article.published or hit.created_at
     return (-published.timestamp(), -len(hit.detail.terms), hit.article_id)
+
+
+def _words(hit: PendingHit) -> StoryWords | None:
+    """The link and words of the hit's stored fingerprint; None when there is none."""
+    if hit.story:
+        try:
+            return StoryFingerprint.words_from_str(hit.story)
+        except ValueError:
+            pass
+    return None
 
 
 def _fingerprint(hit: PendingHit) -> StoryFingerprint:
@@ -145,21 +161,29 @@ def choose_stories(
     (representative first), and the hits of the other stories, newest first.
 
     Each hit is compared with the stories already chosen only (at most ``max_items``), so the
-    cost is the sorting plus ``max_items`` comparisons a hit, whatever the number of hits.
+    cost is the sorting plus ``max_items`` comparisons a hit, whatever the number of hits. Once
+    every story is chosen, a hit's words are read first, and its whole fingerprint only when a
+    chosen story may be the same (``may_be_same_story``).
     """
     stories: list[list[PendingHit]] = []
     leaders: list[StoryFingerprint] = []
     rest: list[PendingHit] = []
     for hit in sorted(hits, key=_newest_first):
+        words = _words(hit) if len(stories) >= max_items else None
+        if words is not None and not any(may_be_same_story(words, lead) for lead in leaders):
+            rest.append(hit)
+            continue
         fingerprint = _fingerprint(hit)
-        match = next((i for i, lead in enumerate(leaders) if same_story(lead, fingerprint)), None)
-        if match is not None:
-            stories[match].append(hit)
-        elif len(stories) < max_items:
+        for story, lead in zip(stories, leaders, strict=True):
+            if same_story(lead, fingerprint):
+                story.append(hit)
+                break
+        else:
+            if len(stories) >= max_items:
+                rest.append(hit)
+                continue
             stories.append([hit])
             leaders.append(fingerprint)
-        else:
-            rest.append(hit)
     return stories, rest
 
 
