@@ -780,7 +780,9 @@ async def cmd_channel(update: Update, context: Context) -> None:
 
 
 def _is_chat_id(arg: str) -> bool:
-    return arg.startswith("-") and list_number(arg[1:]) not in (None, 0)
+    """A channel's id as Telegram shows it: ``-100`` and digits 0-9 (at most 20 of them)."""
+    digits = arg[1:]
+    return arg.startswith("-") and digits.isascii() and digits.isdigit() and len(digits) <= 20
 
 
 async def on_forward(update: Update, context: Context) -> None:

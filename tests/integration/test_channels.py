@@ -59,6 +59,8 @@ async def test_link_a_channel_and_manage_it_from_the_private_chat(
     assert store.watchlists(USER) == []
     assert (await _say(telegram, "/help")).startswith(HEADER)
     assert "Commands act on this chat again" in await _say(telegram, "/channel off")
+    assert "now act on the channel Desk Wire" in await _say(telegram, f"/channel {CHANNEL}")
+    await _say(telegram, "/channel off")
     answer = await _say(telegram, "/watchlists")
     assert not answer.startswith("📢") and "/start" in answer  # the private chat itself
     assert telegram.sent_to(CHANNEL) == []  # nothing was posted in the channel
@@ -80,6 +82,7 @@ async def test_rights_are_checked_when_linking_and_on_every_command(
     store = app.bot_data.require().store
     assert "can't find that channel" in await _say(telegram, "/channel @nosuchchannel")
     assert "not a channel name" in await _say(telegram, "/channel deskwire")
+    assert "not a channel name" in await _say(telegram, "/channel -١٠٠١")
     telegram.set_member_status(CHANNEL, BOT_ID, "member")
     assert "Make me an admin of Desk Wire" in await _say(telegram, "/channel @deskwire")
     telegram.set_member_status(CHANNEL, BOT_ID, "administrator")
