@@ -73,9 +73,16 @@ _TITLES = frozenset(
     director commander king queen prince princess pope sheikh emir premier leader lawmaker
     colonel col captain capt lieutenant lt sergeant admiral adviser advisor aide analyst
     economist founder candidate deputy councillor mp activist coach lawyer attorney prosecutor
-    justice inspector commissioner diplomat official negotiator author"""
+    justice inspector commissioner diplomat official negotiator author winner scorer striker
+    forward midfielder defender goalkeeper keeper winger skipper batter batsman bowler opener
+    spinner pacer all-rounder teammate veteran rookie manager"""
     )
 )
+# Words after a team's name in "his Mohun Bagan side": the name is an organisation.
+_TEAM_NOUNS = frozenset(inflection_key(w) for w in _words("side team squad club outfit"))
+_POSSESSIVES = frozenset(inflection_key(w) for w in _words("his her their its our"))
+# Titles after which a name opening a title is an organisation ("Kremlin spokesman Peskov").
+_ORG_TITLES = _TITLES | frozenset(inflection_key(w) for w in _words("press"))
 # Labels that say the words are not a person (an ORG may be a mislabelled person).
 _COUNTRY_LABELS = frozenset({"GPE", "LOC", "NORP"})
 _QUOTE_CHARS = frozenset("\"“”'’»«")
@@ -254,6 +261,8 @@ def _entity_at(doc: _Doc, leaf: EntityTerm) -> list[Span]:
 def _decided_by_text(doc: _Doc, leaf: EntityTerm, occ: Span) -> bool:
     if leaf.label == "PERSON":
         return _person_cue(doc, occ[0], occ[1]) == _STRONG
+    if leaf.label == "ORG":
+        return _org_cue(doc, occ[0], occ[1])
     if leaf.aliases:  # a country
         return _stands_alone(doc, occ[0], occ[1])
     return False
@@ -270,8 +279,50 @@ def _labelled(doc: _Doc, leaf: EntityTerm, occ: Span) -> bool:
                 return True
         elif label in ("ENTITY", e_label):
             return True
+    if leaf.aliases and _opens_name(doc, i, j):
+        # "U.S. House", "U.S. Geological Survey": the country's own body, unless the model
+        # reads the whole name as a person or another place ("Jordan Peterson").
+        return not any(e[0] == "PERSON" or e[0] in _COUNTRY_LABELS for e in covering)
     # A weak cue ("Kuleba told ...") counts where the model saw no entity at all.
     return label == "PERSON" and not covering and _person_cue(doc, i, j) == _WEAK
+
+
+def _opens_name(doc: _Doc, i: int, j: int) -> bool:
+    """Whether capitalised tokens [i, j) open a longer capitalised name on their line."""
+    n = len(doc.tokens)
+    opens = i == 0 or not _joined(doc, i) or doc.keys[i - 1] == "the"
+    return (
+        opens
+        and _capitalised(doc, i)
+        and j < n
+        and _capitalised(doc, j)
+        and _gap(doc, j).strip(" ") == ""
+    )
+
+
+def _org_cue(doc: _Doc, i: int, j: int) -> bool:
+    """Whether the text says capitalised tokens [i, j) name an organisation: a team in ``his
+    Mohun Bagan side``, or a body that opens a title before a name (``Kremlin spokesman Dmitry
+    Peskov``, ``White House Press Secretary Ann Lee``)."""
+    if not all(_capitalised(doc, k) for k in range(i, j)):
+        return False
+    keys, n = doc.keys, len(doc.tokens)
+    if i > 0 and keys[i - 1] in _POSSESSIVES and j < n and keys[j] in _TEAM_NOUNS:
+        return True
+    opens = i == 0 or not _joined(doc, i)
+    k = j
+    while k < n and k - j < 3 and keys[k] in _ORG_TITLES and _gap(doc, k).strip(" ") == "":
+        k += 1
+    return (
+        opens
+        and k > j
+        and k < n
+        and _capitalised(doc, k)
+        and keys[k] not in _ORG_TITLES
+        and _gap(doc, k).strip(" ") == ""
+        and not find_countries(tuple(keys[i:j]))
+        and not any(keys[x] in _ORG_TITLES for x in range(i, j))
+    )
 
 
 def _stands_alone(doc: _Doc, i: int, j: int) -> bool:
