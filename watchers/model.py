@@ -20,6 +20,7 @@ class Feed:
     last_error: str | None = None
     error_count: int = 0
     full_text: str = "matched"  # "matched" | "never"
+    body_hash: str | None = None  # of the last body read (see ``pipeline.body_hash``)
 
     @property
     def title(self) -> str:

@@ -8,8 +8,9 @@ which quote is key, which stories are the same and what a digest holds are decid
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -30,6 +31,13 @@ from watchers.store import Storage
 logger = logging.getLogger(__name__)
 
 STORY_MEMORY = timedelta(days=3)  # how long a delivered story keeps its repeats out of a chat
+BATCH = 16  # new articles analysed, matched and committed together: hits never wait for a burst
+PROCESSORS = 2  # feeds analysed at once: one in the recogniser while another is parsed and matched
+
+
+def body_hash(content: bytes) -> str:
+    """What identifies a feed's body: the same hash, the same bytes, nothing to parse again."""
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +46,7 @@ class FeedOutcome:
     url: str
     new_articles: int = 0
     hits: int = 0
-    not_modified: bool = False
+    not_modified: bool = False  # a 304, or the same body as last time (not parsed again)
     baseline: bool = False
     error: str | None = None
     failures: int = 0  # consecutive failed polls, this one included
@@ -82,6 +90,9 @@ class Engine:
 
     ``baseline_new_feeds``: on a feed's first successful poll, what it holds counts as history
     (the bot). The console turns it off: on a fresh store every entry is new.
+
+    ``on_hits``: called (on the event loop) each time hits were committed, in the middle of a
+    cycle too, so that delivery need not wait for the rest of a burst.
     """
 
     def __init__(
@@ -93,6 +104,7 @@ class Engine:
         concurrency: int = 8,
         interval: float = 900.0,
         baseline_new_feeds: bool = True,
+        on_hits: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -101,6 +113,7 @@ class Engine:
         self.concurrency = concurrency
         self.interval = timedelta(seconds=interval)
         self.baseline_new_feeds = baseline_new_feeds
+        self.on_hits = on_hits
         self._watchlist_chat: dict[int, int] = {}
         self._chat_watchlists: dict[int, set[int]] = {}
         self._paused: set[int] = set()
@@ -169,29 +182,60 @@ class Engine:
         return [feeds[i] for i in due_feeds(states, now, self.interval)]
 
     async def run_cycle(self, now: datetime, feeds: Sequence[Feed] | None = None) -> CycleReport:
-        """Poll ``feeds`` (default: every followed feed) once, with bounded concurrency."""
+        """Poll ``feeds`` (default: every followed feed) once.
+
+        A stream: ``concurrency`` fetches at a time (the fetcher also limits each host), and
+        each feed is processed as soon as its fetch completes, while the others are still
+        being fetched. At most ``concurrency`` fetched bodies wait for processing, so memory
+        does not grow with the number of feeds. The report lists the feeds in the order given.
+        """
         feeds = list(self.store.feeds_to_poll() if feeds is None else feeds)
-        gate = asyncio.Semaphore(self.concurrency)
+        ready: asyncio.Queue[tuple[int, FetchResult | FeedError] | None] = asyncio.Queue(
+            self.concurrency
+        )
+        todo = iter(enumerate(feeds))
+        outcomes: dict[int, FeedOutcome] = {}
 
-        async def fetch_one(feed: Feed) -> FetchResult | FeedError:
-            async with gate:
+        async def fetch_some() -> None:
+            for k, feed in todo:  # shared: each fetcher takes the next feed
                 try:
-                    return await self.fetch(feed)
+                    result: FetchResult | FeedError = await self.fetch(feed)
                 except FeedError as e:
-                    return e
+                    result = e
+                await ready.put((k, result))
 
-        fetched = await asyncio.gather(*(fetch_one(f) for f in feeds))
-        outcomes = []
-        for feed, result in zip(feeds, fetched, strict=True):
-            try:
-                outcomes.append(await self._process(feed, result, now))
-            except StorageError:
-                raise  # the database is the problem, not this feed: stop the cycle
-            except Exception as e:  # a bug or a library failing on odd input: skip this feed
-                logger.exception("feed processing failed feed=%s", feed.url)
-                message = f"newswatch could not process this feed ({type(e).__name__})"
-                outcomes.append(self._failed(feed, message, now))
-        return CycleReport(tuple(outcomes))
+        async def fetch_all() -> None:
+            async with asyncio.TaskGroup() as fetchers:
+                for _ in range(min(self.concurrency, len(feeds))):
+                    fetchers.create_task(fetch_some())
+            for _ in range(PROCESSORS):
+                await ready.put(None)
+
+        async def process_some() -> None:
+            while (item := await ready.get()) is not None:
+                k, result = item
+                outcomes[k] = await self._process_guarded(feeds[k], result, now)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fetch_all())
+                for _ in range(PROCESSORS):
+                    group.create_task(process_some())
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None  # e.g. StorageError: the cycle stops
+        return CycleReport(tuple(outcomes[k] for k in range(len(feeds))))
+
+    async def _process_guarded(
+        self, feed: Feed, result: FetchResult | FeedError, now: datetime
+    ) -> FeedOutcome:
+        try:
+            return await self._process(feed, result, now)
+        except StorageError:
+            raise  # the database is the problem, not this feed: stop the cycle
+        except Exception as e:  # a bug or a library failing on odd input: skip this feed
+            logger.exception("feed processing failed feed=%s", feed.url)
+            message = f"newswatch could not process this feed ({type(e).__name__})"
+            return self._failed(feed, message, now)
 
     async def _process(
         self, feed: Feed, result: FetchResult | FeedError, now: datetime
@@ -202,6 +246,13 @@ class Engine:
         if result.not_modified:
             self.store.record_poll(feed.id, now)
             return FeedOutcome(feed.id, feed.url, not_modified=True)
+        digest = body_hash(result.content)
+        if digest == feed.body_hash and not self.store.needs_baseline(feed.id):
+            # The same bytes as last time (a server without validators): nothing to parse.
+            self.store.record_poll(
+                feed.id, now, etag=result.etag, last_modified=result.last_modified
+            )
+            return FeedOutcome(feed.id, feed.url, not_modified=True)
         try:
             info, articles = await asyncio.to_thread(
                 parse_feed, result.content, result.url, source=feed.name
@@ -209,10 +260,17 @@ class Engine:
         except FeedError as e:
             logger.warning("feed unreadable feed=%s error=%s", feed.url, e.message)
             return self._failed(feed, e.message, now)
+        etag, last_modified = result.etag, result.last_modified
+        del result  # the body: not needed any more, and it may be large
         baseline = self.baseline_new_feeds and self.store.needs_baseline(feed.id)
         new = self.store.insert_articles(feed.id, articles, now)
         self.store.record_poll(
-            feed.id, now, etag=result.etag, last_modified=result.last_modified, name=info.title
+            feed.id,
+            now,
+            etag=etag,
+            last_modified=last_modified,
+            name=info.title,
+            body_hash=digest,
         )
         if baseline or not new:
             logger.info("feed polled feed=%s new=%d baseline=%s", feed.url, len(new), baseline)
@@ -221,15 +279,21 @@ class Engine:
         relevant = {
             w for c in chats for w in self._chat_watchlists.get(c, ()) if w not in self._paused
         }
-        ids = [article_id for article_id, _ in new]
-        found = await self.find(
-            [a for _, a in new], relevant, full_text=feed.full_text == "matched", ids=ids
-        )
-        hits = [
-            (f.match.watchlist_id, ids[f.index], f.detail, f.story)
-            for f in self._fresh_stories(found, ids, now)
-        ]
-        stored = self.store.add_hits(hits, now)
+        stored = 0
+        for start in range(0, len(new), BATCH):  # each batch's hits are committed at once
+            batch = new[start : start + BATCH]
+            ids = [article_id for article_id, _ in batch]
+            found = await self.find(
+                [a for _, a in batch], relevant, full_text=feed.full_text == "matched", ids=ids
+            )
+            hits = [
+                (f.match.watchlist_id, ids[f.index], f.detail, f.story)
+                for f in self._fresh_stories(found, ids, now)
+            ]
+            added = self.store.add_hits(hits, now)
+            stored += added
+            if added and self.on_hits is not None:
+                self.on_hits()
         logger.info("feed polled feed=%s new=%d hits=%d", feed.url, len(new), stored)
         return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored)
 
@@ -295,11 +359,7 @@ class Engine:
     ) -> tuple[list[Analysis], list[tuple[int, Match]]]:
         """Analyse each article once, only as deeply as its candidates need, and match it."""
         analyses = self.analyser.analyse(articles, entities=False)
-        need = [i for i, a in enumerate(analyses) if self.matcher.needs_entities(a)]
-        if need:
-            deeper = self.analyser.add_entities([analyses[i] for i in need])
-            for i, analysis in zip(need, deeper, strict=True):
-                analyses[i] = analysis
+        self._add_entities(self.matcher, analyses)
         matched = [
             (i, m)
             for i, analysis in enumerate(analyses)
@@ -307,6 +367,18 @@ class Engine:
             if relevant is None or m.watchlist_id in relevant
         ]
         return analyses, matched
+
+    def _add_entities(self, matcher: Matcher, analyses: list[Analysis]) -> None:
+        """Run the recogniser, in place, on the analyses whose matches depend on entities, and
+        there only around the places where an entity term of some candidate could be."""
+        need = [i for i, a in enumerate(analyses) if matcher.needs_entities(a)]
+        if not need:
+            return
+        deeper = self.analyser.add_entities(
+            [analyses[i] for i in need], [matcher.entity_spans(analyses[i]) for i in need]
+        )
+        for i, analysis in zip(need, deeper, strict=True):
+            analyses[i] = analysis
 
     async def _full_text(self, article: Article, article_id: int | None) -> str | None:
         """The article page's main text, fetched once per article; None keeps the feed's text.
@@ -348,10 +420,7 @@ class Engine:
         full_analyses = self.analyser.analyse(
             [replace(articles[i], content=texts[i]) for i in fulls], entities=False
         )
-        need = [k for k, a in enumerate(full_analyses) if self.matcher.needs_entities(a)]
-        deeper = self.analyser.add_entities([full_analyses[k] for k in need])
-        for k, analysis in zip(need, deeper, strict=True):
-            full_analyses[k] = analysis
+        self._add_entities(self.matcher, full_analyses)
         sources.update(zip(fulls, full_analyses, strict=True))
         quotes = {i: extract_quotes(sources[i].text, sources[i].entities) for i in indices}
         spans_in_source: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
@@ -389,11 +458,7 @@ class Engine:
         probe.add(0, query)
         analyses = self.analyser.analyse(articles, entities=False)
         if query.uses_entities:
-            need = [i for i, a in enumerate(analyses) if probe.needs_entities(a)]
-            for i, a in zip(
-                need, self.analyser.add_entities([analyses[i] for i in need]), strict=True
-            ):
-                analyses[i] = a
+            self._add_entities(probe, analyses)
         return [articles[i] for i, a in enumerate(analyses) if probe.match(a)]
 
     # -- feeds added from a chat --------------------------------------------------------------

@@ -149,6 +149,10 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX outbox_chat_state ON outbox(chat_id, state, id);
     """,
+    # 7: a feed's last body, hashed: the same bytes again are not parsed again
+    """
+    ALTER TABLE feeds ADD COLUMN body_hash TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -233,6 +237,7 @@ class Storage(Protocol):
         etag: str | None = None,
         last_modified: str | None = None,
         name: str | None = None,
+        body_hash: str | None = None,
     ) -> None: ...
     def needs_baseline(self, feed_id: int) -> bool: ...
     def mark_needs_baseline(self, feed_id: int) -> None: ...
@@ -489,6 +494,7 @@ class SqliteStorage:
             last_error=r["last_error"],
             error_count=r["error_count"],
             full_text=r["full_text"],
+            body_hash=r["body_hash"],
         )
 
     def add_feed(
@@ -570,15 +576,17 @@ class SqliteStorage:
         etag: str | None = None,
         last_modified: str | None = None,
         name: str | None = None,
+        body_hash: str | None = None,
     ) -> None:
+        """A poll's outcome; ``body_hash`` (of the body just parsed) is kept until the next."""
         with self._tx() as db:
             if error is None:
                 db.execute(
                     "UPDATE feeds SET last_polled_at=?, last_success_at=?, last_error=NULL, "
                     "error_count=0, etag=COALESCE(?, etag), "
-                    "last_modified=COALESCE(?, last_modified), name=COALESCE(name, ?) "
-                    "WHERE id=?",
-                    (_ts(now), _ts(now), etag, last_modified, name, feed_id),
+                    "last_modified=COALESCE(?, last_modified), name=COALESCE(name, ?), "
+                    "body_hash=COALESCE(?, body_hash) WHERE id=?",
+                    (_ts(now), _ts(now), etag, last_modified, name, body_hash, feed_id),
                 )
             else:
                 db.execute(
