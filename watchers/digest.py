@@ -170,13 +170,18 @@ def choose_stories(
     rest: list[PendingHit] = []
     for hit in sorted(hits, key=_newest_first):
         words = _words(hit) if len(stories) >= max_items else None
-        if words is not None and not any(may_be_same_story(words, lead) for lead in leaders):
+        candidates = (
+            range(len(leaders))
+            if words is None
+            else [i for i, lead in enumerate(leaders) if may_be_same_story(words, lead)]
+        )
+        if not candidates and len(stories) >= max_items:
             rest.append(hit)
             continue
         fingerprint = _fingerprint(hit)
-        for story, lead in zip(stories, leaders, strict=True):
-            if same_story(lead, fingerprint):
-                story.append(hit)
+        for i in candidates:
+            if same_story(leaders[i], fingerprint):
+                stories[i].append(hit)
                 break
         else:
             if len(stories) >= max_items:
