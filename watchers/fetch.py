@@ -2,9 +2,12 @@
 
 ``Fetcher.fetch`` follows redirects itself so that every hop is checked. Unless private networks
 are allowed, each host is resolved once, every address it resolves to must be public, and the
-connection is pinned to one of those checked addresses (the URL is rewritten to the address; the
-``Host`` header and the TLS server name keep the real host name), so a second DNS answer cannot
-point the connection somewhere else.
+connection is pinned to one of those checked addresses (httpcore's network backend connects the
+host name only to the addresses checked for it), so a second DNS answer cannot point the
+connection somewhere else. Connections are kept alive and reused: the pool keys them by host
+name, so a TLS connection verified for one name never carries a request for another.
+
+At most ``FetchSettings.per_host`` requests to one host are in flight at once.
 
 Bodies are streamed and decompressed here, not by httpx, so that the size cap applies to decoded
 bytes without ever holding more than the cap in memory. One deadline covers the whole fetch: name
@@ -21,7 +24,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -30,6 +33,7 @@ from typing import Self
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import httpcore
 import httpx
 
 from watchers.errors import FetchError
@@ -68,6 +72,8 @@ class FetchSettings:
     allow_private_networks: bool = False
     user_agent: str = "newswatch/0.1 (+feed monitor)"
     max_redirects: int = 5
+    per_host: int = 2  # requests in flight to one host at once
+    keepalive: int = 20  # idle connections kept for reuse
 
 
 class Fetcher:
@@ -83,18 +89,25 @@ class Fetcher:
         *,
         resolver: Resolver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        network: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._settings = settings or FetchSettings()
         self._resolve = resolver or _resolve_host
-        # No keep-alive: a pinned connection is keyed by address, and two host names sharing an
-        # address must not share a TLS connection verified for only one of them. Feeds are
-        # polled minutes apart anyway. No proxies from the environment: they would bypass the
-        # address check.
+        self._pins: dict[str, list[IPAddress]] = {}  # host name -> its checked addresses
+        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}  # host -> (gate, users)
+        limits = httpx.Limits(
+            max_connections=None, max_keepalive_connections=self._settings.keepalive
+        )
+        if transport is None and not self._settings.allow_private_networks:
+            transport = _pinned_transport(limits, _PinnedNetwork(self._pins, network))
+        elif transport is None and network is not None:
+            transport = _pinned_transport(limits, network)
+        # No proxies from the environment: they would bypass the address check.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self._settings.timeout),
             follow_redirects=False,
             trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=limits,
             headers={
                 "User-Agent": self._settings.user_agent,
                 "Accept": _ACCEPT,
@@ -131,11 +144,20 @@ class Fetcher:
         """
         timeout = self._settings.timeout
         started = time.monotonic()
+        host = urlsplit(url).hostname or ""
+        gate, users = self._hosts.get(host) or (asyncio.Semaphore(self._settings.per_host), 0)
+        self._hosts[host] = (gate, users + 1)
         try:
-            async with asyncio.timeout(timeout):
+            async with gate, asyncio.timeout(timeout):
                 result = await self._fetch(url, etag, last_modified)
         except TimeoutError as e:
             raise FetchError(url, f"timed out after {timeout:g} s") from e
+        finally:
+            gate, users = self._hosts[host]
+            if users == 1:
+                del self._hosts[host]
+            else:
+                self._hosts[host] = (gate, users - 1)
         logger.debug(
             "fetched url=%s final_url=%s status=%d bytes=%d elapsed=%.3f",
             url,
@@ -197,30 +219,12 @@ class Fetcher:
         raise FetchError(url, f"too many redirects (more than {self._settings.max_redirects})")
 
     async def _send(self, url: str, target: httpx.URL, headers: dict[str, str]) -> httpx.Response:
-        """Send one GET for ``target``, pinned to checked addresses unless private is allowed."""
-        if self._settings.allow_private_networks:
-            return await self._send_one(
-                url, self._client.build_request("GET", target, headers=headers)
-            )
-
-        addresses = await self._checked_addresses(url, target)
-        host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS want it
-        extensions = {} if _ip_literal(host) else {"sni_hostname": host}
-        for attempt, address in enumerate(addresses, start=1):
-            request = self._client.build_request(
-                "GET",
-                target.copy_with(host=str(address)),
-                headers={**headers, "Host": target.netloc.decode("ascii")},
-                extensions=extensions,
-            )
-            try:
-                return await self._send_one(url, request)
-            except FetchError as e:
-                if attempt == len(addresses) or not isinstance(e.__cause__, httpx.ConnectError):
-                    raise
-                # try the next address, as a browser would
-                logger.debug("connect failed url=%s address=%s", url, address)
-        raise FetchError(url, "the name does not resolve")  # no addresses: not reached
+        """Send one GET for ``target``; unless private networks are allowed, its host name is
+        checked first and the connection pinned to the checked addresses."""
+        if not self._settings.allow_private_networks:
+            host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS, TLS and httpcore use
+            self._pins[host] = await self._checked_addresses(url, target)
+        return await self._send_one(url, self._client.build_request("GET", target, headers=headers))
 
     async def _send_one(self, url: str, request: httpx.Request) -> httpx.Response:
         try:
@@ -283,6 +287,65 @@ class Fetcher:
         except httpx.HTTPError as e:
             raise FetchError(url, _network_message(e, self._settings.timeout)) from e
         return b"".join(chunks)
+
+
+class _PinnedNetwork(httpcore.AsyncNetworkBackend):
+    """Connects a host name only to the addresses checked for it, trying them in order as a
+    browser would; a name not checked is never connected."""
+
+    def __init__(
+        self, pins: dict[str, list[IPAddress]], inner: httpcore.AsyncNetworkBackend | None
+    ) -> None:
+        self._pins = pins
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = self._pins.get(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"no checked address for {host}")
+        for attempt, address in enumerate(addresses, start=1):
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError:
+                if attempt == len(addresses):
+                    raise
+                logger.debug("connect failed host=%s address=%s", host, address)
+        raise httpcore.ConnectError(f"no checked address for {host}")  # not reached
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _pinned_transport(
+    limits: httpx.Limits, network: httpcore.AsyncNetworkBackend
+) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, its connection pool given ``network`` to connect through."""
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=network,
+    )
+    return transport
 
 
 def read_local(path: str | Path, *, max_bytes: int = 5_000_000) -> FetchResult:

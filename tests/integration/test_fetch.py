@@ -11,9 +11,10 @@ import gzip
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 
@@ -363,41 +364,83 @@ async def test_one_private_address_among_public_ones_is_enough_to_refuse() -> No
     assert caught.value.message == "refusing to fetch a private or local address (10.0.0.7)"
 
 
-async def test_the_connection_is_pinned_to_the_checked_address() -> None:
-    seen: list[httpx.Request] = []
+class _Network(httpcore.AsyncNetworkBackend):
+    """Connections as the fetcher asks for them, recorded; a made-up public address goes to a
+    local port instead (none: refused)."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, stream=_Body(FEED.encode()), headers={"ETag": '"1"'})
+    def __init__(self, ports: dict[str, int | None]) -> None:
+        self.ports = ports
+        self.connects: list[tuple[str, int]] = []
+        self._real = httpcore.AnyIOBackend()
 
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.connects.append((host, port))
+        local = self.ports.get(host)
+        if local is None:
+            raise httpcore.ConnectError(f"{host} refused")
+        return await self._real.connect_tcp("127.0.0.1", local, timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(seconds)
+
+
+def _port(server: FeedServer) -> int:
+    return int(server.base_url.rsplit(":", 1)[1])
+
+
+async def test_the_connection_is_pinned_to_the_checked_address(server: FeedServer) -> None:
+    server.publish("/feed.xml", FEED, etag='"1"')
+    network = _Network({"93.184.216.34": _port(server)})
     resolve = resolver_for({"news.example": ["93.184.216.34"]})
-    async with Fetcher(
-        FetchSettings(timeout=TIMEOUT), resolver=resolve, transport=httpx.MockTransport(answer)
-    ) as f:
-        result = await f.fetch("https://news.example:8443/feed.xml")
+    async with Fetcher(FetchSettings(timeout=TIMEOUT), resolver=resolve, network=network) as f:
+        result = await f.fetch("http://news.example:8080/feed.xml")
 
-    assert result.url == "https://news.example:8443/feed.xml"
+    assert result.url == "http://news.example:8080/feed.xml"
     assert result.etag == '"1"'
-    (request,) = seen
-    assert request.url == "https://93.184.216.34:8443/feed.xml"
-    assert request.headers["host"] == "news.example:8443"
-    assert request.extensions["sni_hostname"] == "news.example"
+    assert network.connects == [("93.184.216.34", 8080)]
+    (request,) = server.requests
+    assert request.headers["host"] == "news.example:8080"
 
 
-async def test_an_international_name_is_pinned_with_its_ascii_form() -> None:
-    seen: list[httpx.Request] = []
+async def test_the_next_checked_address_is_tried_when_one_does_not_connect(
+    server: FeedServer,
+) -> None:
+    server.publish("/feed.xml", FEED)
+    network = _Network({"93.184.216.34": None, "93.184.216.35": _port(server)})
+    resolve = resolver_for({"news.example": ["93.184.216.34", "93.184.216.35"]})
+    async with Fetcher(FetchSettings(timeout=TIMEOUT), resolver=resolve, network=network) as f:
+        result = await f.fetch("http://news.example/feed.xml")
+    assert result.status == 200
+    assert network.connects == [("93.184.216.34", 80), ("93.184.216.35", 80)]
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, stream=_Body(FEED.encode()))
 
+async def test_an_international_name_is_pinned_with_its_ascii_form(server: FeedServer) -> None:
+    server.publish("/feed.xml", FEED)
+    network = _Network({"93.184.216.34": _port(server)})
     resolve = resolver_for({"xn--bcher-kva.example": ["93.184.216.34"]})
-    async with Fetcher(
-        FetchSettings(timeout=TIMEOUT), resolver=resolve, transport=httpx.MockTransport(answer)
-    ) as f:
-        await f.fetch("https://bücher.example/feed.xml")
-    assert seen[0].headers["host"] == "xn--bcher-kva.example"
-    assert seen[0].extensions["sni_hostname"] == "xn--bcher-kva.example"
+    async with Fetcher(FetchSettings(timeout=TIMEOUT), resolver=resolve, network=network) as f:
+        await f.fetch("http://bücher.example/feed.xml")
+    assert network.connects == [("93.184.216.34", 80)]
+    assert server.requests[0].headers["host"] == "xn--bcher-kva.example"
+
+
+async def test_at_most_two_requests_to_one_host_at_once(server: FeedServer) -> None:
+    for n in range(6):
+        server.publish(f"/{n}.xml", FEED)
+        server.slow(f"/{n}.xml", 0.2)
+    settings = FetchSettings(timeout=5, allow_private_networks=True)
+    async with Fetcher(settings) as f:
+        started = time.monotonic()
+        await asyncio.gather(*(f.fetch(server.url(f"/{n}.xml")) for n in range(6)))
+        elapsed = time.monotonic() - started
+    assert 0.6 <= elapsed < 1.5  # three rounds of two, not one round of six
 
 
 async def test_a_redirect_from_a_public_host_to_a_private_one_is_refused(
