@@ -14,10 +14,14 @@ exactly the same articles either way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import queue
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -34,8 +38,11 @@ ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC"
 # that follows, or after a line break and the white space that follows.
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’»)\]]*\s+|\n\s*""")
 _WINDOW_MARGIN = 1  # sentences read on each side of one that holds a place asked for
+NER_PROCESSES = 2  # worker processes that run the recogniser on bursts: every core but the loop's
+_BURST = 8  # texts in one call from which the worker processes take over
 
 CharSpan = tuple[int, int]
+_Found = list[tuple[str, int, int, str]]  # one text's entities: label, start, end, text
 
 
 def article_text(article: Article) -> tuple[str, int]:
@@ -132,13 +139,89 @@ class Analyser(Protocol):
         ...
 
 
-class SpacyAnalyser:
-    """Cheap tokens for every article; spaCy NER for those that need it."""
+def _recognise(nlp: Any, disable: Sequence[str], texts: Sequence[str]) -> list[_Found]:
+    docs = nlp.pipe(texts, disable=disable, batch_size=16)
+    return [
+        [
+            (e.label_, e.start_char, e.end_char, e.text)
+            for e in doc.ents
+            if e.label_ in ENTITY_LABELS
+        ]
+        for doc in docs
+    ]
 
-    def __init__(self, nlp: Any, model_name: str | None) -> None:
+
+def _serve(nlp: Any, disable: Sequence[str], conn: Connection) -> None:
+    """A worker process: recognise the texts it is sent until it is sent None."""
+    while (texts := conn.recv()) is not None:
+        conn.send(_recognise(nlp, disable, texts))
+
+
+class _Worker:
+    """A process forked from this one (so it shares the loaded model's memory) that runs the
+    recogniser on the texts it is sent."""
+
+    def __init__(self, nlp: Any, disable: Sequence[str], name: str) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(nlp, list(disable), child), name=name, daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def send(self, texts: Sequence[str]) -> None:
+        self._conn.send(list(texts))
+
+    def receive(self) -> list[_Found]:
+        found: list[_Found] = self._conn.recv()
+        return found
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+        self._conn.close()
+
+
+def _split(texts: Sequence[str], parts: int) -> list[list[str]]:
+    """``texts`` in ``parts`` consecutive runs of about the same length in characters."""
+    total = sum(map(len, texts)) or 1
+    out: list[list[str]] = [[] for _ in range(parts)]
+    done = 0
+    for text in texts:
+        out[min(parts - 1, done * parts // total)].append(text)
+        done += len(text)
+    return [part for part in out if part]
+
+
+class SpacyAnalyser:
+    """Cheap tokens for every article; spaCy NER for those that need it.
+
+    ``processes``: worker processes forked at once that take over the recogniser when a burst
+    arrives (a call with at least ``_BURST`` texts), each taking a share of it; the calling
+    process then only waits, so an event loop in another thread stays responsive. 0: the
+    recogniser always runs in the calling thread. ``close`` ends the workers.
+    """
+
+    def __init__(self, nlp: Any, model_name: str | None, *, processes: int = 0) -> None:
         self._nlp = nlp
         self.model_name = model_name
         self._ner_only = [p for p in nlp.pipe_names if p != "ner"]
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: list[_Worker] = []
+        if self.has_entities:
+            for k in range(processes):
+                worker = _Worker(nlp, self._ner_only, f"newswatch-ner-{k + 1}")
+                self._workers.append(worker)
+                self._idle.put(worker)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.close()
+        self._workers.clear()
 
     @property
     def has_entities(self) -> bool:
@@ -171,18 +254,37 @@ class SpacyAnalyser:
             pieces.extend((i, start, a.text[start:end]) for start, end in windows)
             out[i] = replace(a, entities=())
         found: dict[int, list[Entity]] = {}
-        docs = self._nlp.pipe(
-            (text for _, _, text in pieces), disable=self._ner_only, batch_size=16
-        )
-        for (i, offset, _), doc in zip(pieces, docs, strict=True):
+        results = self._recognise_all([text for _, _, text in pieces])
+        for (i, offset, _), piece in zip(pieces, results, strict=True):
             found.setdefault(i, []).extend(
-                Entity(e.label_, offset + e.start_char, offset + e.end_char, e.text)
-                for e in doc.ents
-                if e.label_ in ENTITY_LABELS
+                Entity(label, offset + start, offset + end, text)
+                for label, start, end, text in piece
             )
-        for i, ents in found.items():
-            out[i] = replace(analyses[i], entities=tuple(ents))
+        for i, entities in found.items():
+            out[i] = replace(analyses[i], entities=tuple(entities))
         return out
+
+    def _recognise_all(self, texts: Sequence[str]) -> list[_Found]:
+        """The entities of each text: here, or shared among the idle workers for a burst."""
+        if len(texts) < _BURST or not self._workers:
+            return _recognise(self._nlp, self._ner_only, texts)
+        workers = [self._idle.get()]  # wait for one: the recogniser stays off this process
+        while len(workers) < len(self._workers):
+            try:
+                workers.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            parts = _split(texts, len(workers))
+            for worker, part in zip(workers, parts, strict=False):
+                worker.send(part)
+            out: list[_Found] = []
+            for worker, _ in zip(workers, parts, strict=False):
+                out.extend(worker.receive())
+            return out
+        finally:
+            for worker in workers:
+                self._idle.put(worker)
 
 
 def load_spacy(model: str) -> tuple[Any, str | None]:
@@ -228,9 +330,10 @@ def load_spacy(model: str) -> tuple[Any, str | None]:
     return spacy.blank("en"), None
 
 
-def load_analyser(model: str) -> SpacyAnalyser:
+def load_analyser(model: str, *, processes: int = NER_PROCESSES) -> SpacyAnalyser:
+    """The analyser for ``model`` (see ``load_spacy``), with ``processes`` recogniser workers."""
     nlp, name = load_spacy(model)
-    return SpacyAnalyser(nlp, name)
+    return SpacyAnalyser(nlp, name, processes=processes)
 
 
 def load_parser(model: str) -> Any | None:
