@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -142,7 +142,8 @@ async def run_cycle(services: Services, now: datetime) -> CycleReport:
     for outcome in report.feeds:
         if outcome.error and outcome.failures == WARN_AFTER_FAILURES:
             queue_feed_warning(services.store, outcome, now)
-    queue_due_digests(services, now)
+    if report.hits:  # nothing new, no digest work (the digest job keeps the schedules)
+        queue_due_digests(services, now)
     return report
 
 
@@ -226,12 +227,16 @@ def build_application(
             name=COMPACT_JOB,
             job_kwargs=job_kwargs,
         )
-        jobs.run_repeating(
+        digests = jobs.run_repeating(
             digest_job,
             interval=DIGEST_EVERY,
             first=DIGEST_EVERY,
             name=DIGEST_JOB,
             job_kwargs=job_kwargs,
+        )
+        # Hits committed in the middle of a burst are queued and sent at once, not after it.
+        app.bot_data.services.engine.on_hits = lambda: digests.job.modify(
+            next_run_time=datetime.now(UTC)
         )
 
     async def post_shutdown(app: NewswatchApp) -> None:
