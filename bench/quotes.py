@@ -46,6 +46,9 @@ The real-news modes add:
   when no full quote is offered); ``key_same``: those whose first quote is the annotated key
   quote itself, with the right speaker.
 
+The ``real-heldout`` modes run only when named with ``--mode``, so that scoring the other sets
+never shows held-out figures by accident.
+
 Usage: python bench/quotes.py [--no-spacy] [--show] [--mode MODE ...]
 ``--show`` lists every miss, false alarm and wrong speaker on stderr; ``--mode`` runs only the
 modes named (e.g. to work on the development set without looking at a held-out one).
@@ -412,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode, articles, extract in modes:
         if extract is None or not articles or (args.mode and mode not in args.mode):
             continue
+        if mode.startswith("real-heldout") and not args.mode:
+            continue  # the held-out real articles are scored only when named: see split.json
         if args.show:
             print(f"== {mode}", file=sys.stderr)
         score = evaluate_real if mode.startswith("real-") else evaluate

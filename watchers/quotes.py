@@ -233,8 +233,8 @@ _ORG_WORDS = _words(
     force government parliament senate congress assembly cabinet commerce co-operative
     cooperative operators industries international centre center service forum alliance coalition
     movement museum library church nations republic kingdom states command reserve exchange
-    agency league frontier breeze coast union management advisers advisors consulting labs
-    energy power pharma pharmaceuticals insurance kremlin pentagon vatican élysée elysee
+    agency league frontier breeze associates coast union management advisers advisors consulting
+    labs energy power pharma pharmaceuticals insurance kremlin pentagon vatican élysée elysee
     bundestag knesset duma treasury fed
     """
 )
@@ -294,6 +294,7 @@ _MAX_PARAGRAPHS = 12  # paragraphs one quotation may run over
 _MAX_DESC_HEAD = 11  # tokens of a description's noun phrase before its "who"
 _MAX_DESC_CLAUSE = 12  # tokens of the clause after that "who"
 _MAX_ITEMS = 100  # names or speakers looked at to resolve one pronoun or description
+_MIN_TYPO_SURNAME = 6  # letters a surname needs before a one-letter misspelling of it is read
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -920,7 +921,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if kind is None and len(words) == 1 and words[0] in doc.org_short:
             kind, words = _Mentioned.ORG, doc.org_short[words[0]].split()
         if kind is None:
-            if _name_key(words) not in doc.surnames:
+            if _surname_key(doc, _name_key(words)) is None:
                 continue
             kind = _Mentioned.PERSON
         name = " ".join(words) if kind is _Mentioned.ORG else _canonical(doc, words, pos)
@@ -1117,11 +1118,38 @@ def _canonical(doc: _Doc, words: Sequence[str], pos: int) -> str:
     name = " ".join(words)
     if not _is_surname_only(words):
         return name
-    found = doc.surnames.get(_name_key(words), ())
+    key = _surname_key(doc, _name_key(words))
+    found = doc.surnames.get(key, ()) if key is not None else ()
     k = bisect_right(found, (pos, "\U0010ffff"))
     if k > 0:
         return found[k - 1][1]
     return found[0][1] if found else name
+
+
+def _surname_key(doc: _Doc, key: str) -> str | None:
+    """The surname of a full name in the text that ``key`` is: itself, or, for a surname the
+    text misspells once (``Morrision`` after ``David Morrison``), the one surname of that
+    length or more that differs from it by one letter added, dropped or changed."""
+    if key in doc.surnames:
+        return key
+    if len(key) < _MIN_TYPO_SURNAME or not key[:1].isupper():
+        return None
+    near = [k for k in list(doc.surnames)[:_MAX_ITEMS] if _one_edit(key, k) and k[0] == key[0]]
+    return near[0] if len(near) == 1 else None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one letter added, dropped or changed."""
+    if a == b or abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < _MIN_TYPO_SURNAME - 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
 
 
 # -- phrases -----------------------------------------------------------------------------------
@@ -1249,7 +1277,7 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
             org = kind_before or _is_org_name(words) or " ".join(words) in doc.org_names
             person = not org and (
                 not single
-                or _name_key(words) in doc.surnames
+                or _surname_key(doc, _name_key(words)) is not None
                 or _overlaps(doc.person_hint, head[k].start, head[-1].end)
             )
             return _Ref(_RefKind.NAME, " ".join(words), head[k].start, org=org, person=person)
@@ -1396,6 +1424,18 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     if ref_last is not None and ref_last.kind is _RefKind.NAME:
         if ref_before is not None and ref_before.kind is _RefKind.NAME and not ref_before.org:
             return ref_before
+        if (
+            len(parts) >= 3
+            and not ref_last.person
+            and ref_before is not None
+            and ref_before.kind is _RefKind.DESC
+            and before[-1].lower in _ORG_NOUNS
+        ):
+            # "X, chief economist at the world's largest fund, Y Associates, said": Y names
+            # the body the description ends with; X speaks.
+            first = _phrase_ref(doc, parts[-3], subject=True) if parts[-3] else None
+            if first is not None and first.kind is _RefKind.NAME and not first.org:
+                return first
         return ref_last
     if ref_before is not None:
         return ref_before
@@ -1599,10 +1639,35 @@ def _named_later(doc: _Doc, ref: _Ref) -> str | None:
     return name
 
 
+def _role_holder(doc: _Doc, ref: _Ref, depth: int) -> str | None:
+    """``the president`` or ``the president of the union``: the person the text named with
+    that title (``President Ana Ruiz``, ``union president Ana Ruiz``), the nearest before, else
+    the first after; for ``the <title> of …`` that nobody was named with, the person the
+    sentences before speak of (as for ``the judge``)."""
+    words = ref.text.split()
+    if len(words) < 2 or words[0].lower() != "the":
+        return None
+    cut = next((k for k, w in enumerate(words) if k > 0 and w.lower() in _PREPOSITIONS), None)
+    head = words[(cut or len(words)) - 1].lower()
+    if not _is_title(head) or head in _ORG_NOUNS or _is_plural(head):
+        return None
+    found = doc.titled.get(head, ())
+    if found:
+        k = bisect_right(found, (ref.pos, "\U0010ffff"))
+        return found[k - 1][1] if k > 0 else found[0][1]
+    if cut is None or len(words) == 2:
+        return None  # a bare "the judge": the caller's rules
+    person = _person_before(doc, ref.pos, depth + 1)
+    return person[1] if person is not None else None
+
+
 def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     named_later = _named_later(doc, ref)
     if named_later is not None:
         return named_later
+    role = _role_holder(doc, ref, depth)
+    if role is not None:
+        return role
     modified = _modified_head(ref)
     if modified is not None:
         # "the party figure" for "a senior figure in Mallory's party": the same head, and the

@@ -155,3 +155,40 @@ def test_the_parser_does_not_reach_into_the_next_sentence(nlp: Any) -> None:
         "The league said it would review the incident."
     )
     assert [q.speaker for q in parsed(nlp, text)] == ["Souza", "Souza"]
+
+
+def test_a_surname_misspelt_once_still_names_the_person() -> None:
+    text = (
+        "Helena Marquardt, the agency's director, opened the hearing.\n\n"
+        "“We will publish every figure,” Marquadt said."
+    )
+    assert said(text) == [("We will publish every figure.", "Helena Marquardt")]
+
+
+def test_a_short_surname_one_letter_off_is_another_person() -> None:
+    text = "Tom Reed chaired the meeting.\n\n“We are done,” Reid said."
+    assert said(text) == [("We are done.", "Reid")]
+
+
+def test_the_role_a_person_was_named_with_is_that_person() -> None:
+    text = (
+        "Speaking at a dinner for Senator Mara Quill, President Tomas Varga praised the budget.\n\n"
+        "“The budget is sound,” the president said."
+    )
+    assert said(text) == [("The budget is sound.", "Tomas Varga")]
+
+
+def test_the_role_of_a_body_is_the_person_just_quoted() -> None:
+    text = (
+        "The strike could last, union leader Rosa Pell said.\n\n"
+        "“Our members are ready,” said the chair of the Dockers Union Branch 9."
+    )
+    assert said(text) == [("Our members are ready.", "Rosa Pell")]
+
+
+def test_a_body_named_after_a_description_does_not_take_the_speakers_place() -> None:
+    text = (
+        "Ines Barrow, chief economist at the country's largest pension fund, Barrow Fenwick "
+        "Associates, said: “The pain is only beginning.”"
+    )
+    assert said(text) == [("The pain is only beginning.", "Ines Barrow")]
