@@ -146,6 +146,8 @@ _RELATIVES = _words("who which that whom whose")
 _CONJUNCTIONS = _words(
     "and but or while as although though because when whereas since so yet after before if"
 )
+# Conjunctions that open a clause of their own (``and`` and ``or`` also join names).
+_SUBORDINATORS = _CONJUNCTIONS - _words("and or")
 _DETERMINERS = _words(
     "the a an one another its his her their our my your some two three several many this that"
 )
@@ -294,6 +296,7 @@ _MAX_PARAGRAPHS = 12  # paragraphs one quotation may run over
 _MAX_DESC_HEAD = 11  # tokens of a description's noun phrase before its "who"
 _MAX_DESC_CLAUSE = 12  # tokens of the clause after that "who"
 _MAX_ITEMS = 100  # names or speakers looked at to resolve one pronoun or description
+_MIN_FULL_WORDS = 4  # words a lower-case quote after a bare verb needs to count as speech
 _MIN_TYPO_SURNAME = 6  # letters a surname needs before a one-letter misspelling of it is read
 
 
@@ -489,7 +492,7 @@ def _scan(
     parts: list[tuple[int, int]] = []
     start = -1  # content start of the part being read, -1 when no passage is open
     first_mark = -1
-    for i in marks:
+    for n, i in enumerate(marks):
         if start >= 0:
             newline = text.find("\n", start, i)
             if newline >= 0:
@@ -517,6 +520,10 @@ def _scan(
         opens = role(text, i, start >= 0)
         if opens is None:
             continue
+        if opens and start >= 0 and _stray_opener(text, marks, n, start):
+            parts.append((start, i))  # the passage goes on without the stray mark
+            start = i + 1
+            continue
         if opens:
             parts, start, first_mark = [], i + 1, i
         elif start >= 0:
@@ -525,7 +532,26 @@ def _scan(
             if stripped:
                 out.append(_Passage(tuple(stripped), first_mark, i))
             parts, start = [], -1
+    if start >= 0 and parts and _reads_as_sentences(text, start, len(text)):
+        # A quote over several paragraphs that the text ends before closing (an excerpt, a
+        # feed's cut body): it runs to the end.
+        parts.append((start, len(text)))
+        stripped = [p for p in (_strip_span(text, a, b) for a, b in parts) if p[0] < p[1]]
+        out.append(_Passage(tuple(stripped), first_mark, len(text)))
     return out
+
+
+def _stray_opener(text: str, marks: Sequence[int], n: int, start: int) -> bool:
+    """Whether the opening mark ``marks[n]``, met inside a passage open since ``start`` in the
+    same paragraph, is a slip (``“We talk. “Nothing has changed,” he said``): the passage so
+    far ends a sentence and the paragraph holds one mark after it, which then closes the
+    passage as a whole."""
+    i = marks[n]
+    end = text.find("\n", i)
+    end = len(text) if end < 0 else end
+    after = bisect_left(marks, end, n + 1) - (n + 1)
+    a, b = _strip_span(text, start, i)
+    return after == 1 and a < b and text[b - 1] in _TERMINAL and "\n" not in text[start:i]
 
 
 def _asked_question(text: str, i: int) -> bool:
@@ -1216,6 +1242,11 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
                 toks = toks[: rel[-1]]
         else:
             toks = toks[: rel[0]]
+    if subject:
+        # "… but drew applause when he said": the subject follows the last subordinating word.
+        subs = [k for k, t in enumerate(toks) if k > 0 and t.lower in _SUBORDINATORS]
+        if subs and subs[-1] + 1 < len(toks):
+            toks = toks[subs[-1] + 1 :]
     while toks and toks[0].lower in _CONJUNCTIONS:
         toks = toks[1:]
     while toks and toks[-1].lower in _SKIPPABLE:
@@ -1843,7 +1874,10 @@ def _is_title_case(content: str, embedded: bool) -> bool:
     words = _WORD_RE.findall(content)
     if len(words) < 2 or len(words) > 8 or content[-1] in _TERMINAL + ",":
         return False
-    return words[0][0].isupper() and all(w[0].isupper() or w in _TITLE_SMALL for w in words)
+    first = words[0][0]
+    return (first.isupper() or first.isdigit()) and all(
+        w[0].isupper() or w in _TITLE_SMALL for w in words[1:]
+    )
 
 
 def _classify(doc: _Doc, index: int) -> _Found | None:
@@ -1861,18 +1895,25 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
         return None  # a title
     first_alpha = next((c for c in content if c.isalnum()), "")
     upper = first_alpha.isupper() or first_alpha.isdigit()
-    colon = before.endswith(":")
+    ends = _ends_sentence(doc, p)
+    # After a colon, a quote followed by more words of its sentence is a phrase of it (a
+    # headline's ``X: 'A phrase' ahead``).
+    colon = before.endswith(":") and (ends or content[-1] in _TERMINAL)
     full = upper and (content[-1] in _TERMINAL + "," or not before or colon)
-    if before.endswith(","):
-        lo = doc.tok_at(p.open_mark) - 2
-        if lo >= 0 and doc.toks[lo].lower in _REPORTING:
-            full = upper
+    verb = doc.tok_at(p.open_mark) - (2 if before.endswith(",") else 1)
+    if verb >= 0 and doc.toks[verb].lower in _REPORTING and doc.toks[verb].quote < 0:
+        # ``he said, “…”`` and ``he said “… .”``: speech, whatever its first letter, when it is
+        # a sentence that ends the writer's one.
+        if before.endswith(","):
+            full = upper or (content[-1] in _TERMINAL and ends)
+        elif content[-1] in _TERMINAL and ends and len(words) >= _MIN_FULL_WORDS:
+            full = True
     after_ref, attribution_end = _after_attribution(doc, p) if full else (None, -1)
     if after_ref is not None:
         return _Found(index, True, after_ref, True, attribution_end)
     if before:
         ref = _before_attribution(doc, p.open_mark, sent_start)
-        if ref is None and colon:
+        if ref is None and before.endswith(":"):
             ref = _label(doc, sent_start, p.open_mark)
         if ref is None and not full:
             ref = _partial_fallback(doc, p)
@@ -1880,6 +1921,12 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     if full:
         return _Found(index, True, None, False, -1)
     return _Found(index, False, _partial_fallback(doc, p), False, -1)
+
+
+def _ends_sentence(doc: _Doc, p: _Passage) -> bool:
+    """Whether nothing but punctuation follows the quote's closing mark in its sentence."""
+    _, end = _sentence_bounds(doc, p.close_mark)
+    return not _WORD_RE.search(doc.text, p.close_mark + 1, end)
 
 
 def _label(doc: _Doc, start: int, mark: int) -> _Ref | None:
@@ -1934,7 +1981,15 @@ def _context_speaker(
             rest = doc.text[close + 1 : doc.para_starts[para]]
             if prev.full and len(_WORD_RE.findall(rest)) <= 20:
                 return _SameAs(i - 1)
-        return _paragraph_before(doc, para, found, i)
+        ref = _paragraph_before(doc, para, found, i)
+        if ref is None and i > 0 and found[i - 1].full:
+            # A paragraph of scene-setting that names nobody between two quote paragraphs: the
+            # speaker of the quote before goes on.
+            close = doc.passages[found[i - 1].passage].close_mark
+            between = doc.para_starts[para - 1] if para > 0 else 0
+            if doc.para_of(close) == para - 2 and not _names_anyone(doc, between, p.open_mark):
+                return _SameAs(i - 1)
+        return ref
     # A quote in the previous sentence: the same speaker goes on.
     if i > 0 and doc.passages[found[i - 1].passage].close_mark >= prev_start and found[i - 1].full:
         return _SameAs(i - 1)
@@ -1950,6 +2005,14 @@ def _context_speaker(
             return _Ref(_RefKind.PRONOUN, m.name, m.pos)
         return _Ref(_RefKind.NAME, m.name, m.pos, person=True)
     return None
+
+
+def _names_anyone(doc: _Doc, lo: int, hi: int) -> bool:
+    """Whether a person, a pronoun or an organisation is mentioned between ``lo`` and ``hi``,
+    or a reporting verb's subject stands there."""
+    m_lo, m_hi = bisect_left(doc.mention_pos, lo), bisect_left(doc.mention_pos, hi)
+    a_lo, a_hi = bisect_left(doc.actor_pos, lo), bisect_left(doc.actor_pos, hi)
+    return m_lo < m_hi or a_lo < a_hi
 
 
 def _paragraph_before(doc: _Doc, para: int, found: Sequence[_Found], i: int) -> _Ref | None:
@@ -1987,8 +2050,15 @@ def _merges(doc: _Doc, a: _Found, b: _Found) -> bool:
     if doc.para_of(pa.close_mark) != doc.para_of(pb.open_mark):
         return False
     gap = doc.text[a.attribution_end : pb.open_mark]
-    if gap.strip(" \t.,") or "\n" in gap:
+    if "\n" in gap:
         return False
+    if gap.strip(" \t.,"):
+        # A scare quote dropped inside the attribution (``said X, who has a “neutral” rating on
+        # the shares. “…”``) cut it short: the next quote must open the sentence after it.
+        dropped = b.passage > a.passage + 1
+        next_sentence = doc.sent_of(pb.open_mark) == doc.sent_of(a.attribution_end - 1) + 1
+        if not (dropped and next_sentence and doc.starts_sentence(pb.open_mark)):
+            return False
     return not b.after  # a quote with its own attribution stands alone
 
 

@@ -192,3 +192,58 @@ def test_a_body_named_after_a_description_does_not_take_the_speakers_place() -> 
         "Associates, said: “The pain is only beginning.”"
     )
     assert said(text) == [("The pain is only beginning.", "Ines Barrow")]
+
+
+def test_a_scene_paragraph_naming_nobody_keeps_the_speaker_going() -> None:
+    text = (
+        "“We kept our shape,” coach Lena Ort said after the game.\n\n"
+        "The first half had been a grim one for the visitors.\n\n"
+        "“We defended well and we never panicked.”"
+    )
+    assert said(text)[1] == ("We defended well and we never panicked.", "Lena Ort")
+
+
+def test_a_headline_phrase_after_a_colon_is_partial() -> None:
+    [quote] = extract_quotes("Varga: 'Hard winter' ahead\n\nThe minister spoke on Monday.")
+    assert (quote.text, quote.full, quote.speaker) == ("Hard winter", False, "Varga")
+
+
+def test_a_lower_case_sentence_right_after_the_verb_is_speech() -> None:
+    text = "Officials were cautious, but Mayor Ana Ruiz said, “the bridge will reopen in May.”"
+    [quote] = extract_quotes(text)
+    assert (quote.full, quote.speaker) == (True, "Ana Ruiz")
+    text = "Ana Ruiz said that the bridge was “a priority” for the city."
+    assert [q.full for q in extract_quotes(text)] == [False]
+
+
+def test_the_subject_follows_the_last_subordinating_word() -> None:
+    text = (
+        "Tomas Varga spoke for an hour. He admitted “progress is slow” but drew cheers when he "
+        "said “the worst is behind us.”"
+    )
+    assert said(text)[-1] == ("the worst is behind us.", "Tomas Varga")
+
+
+def test_a_stray_quote_mark_inside_a_quote_does_not_split_it() -> None:
+    text = "“We have always talked. “Nothing has changed,” Ana Ruiz said."
+    assert said(text) == [("We have always talked. Nothing has changed.", "Ana Ruiz")]
+
+
+def test_a_wire_quote_cut_off_by_the_end_of_the_text_is_kept() -> None:
+    text = "“The plan is open,” Ana Ruiz said. “We hide nothing.\n\n“The time for threats is over."
+    assert said(text) == [
+        ("The plan is open. We hide nothing. The time for threats is over.", "Ana Ruiz")
+    ]
+
+
+def test_a_scare_quote_in_the_attribution_does_not_split_the_quote() -> None:
+    text = (
+        "“Sales were solid,” said Ana Ruiz, an analyst who has a “hold” rating on the shares. "
+        "“Margins are the worry.”"
+    )
+    assert said(text)[0] == ("Sales were solid. Margins are the worry.", "Ana Ruiz")
+
+
+def test_a_number_opening_a_title_in_quote_marks_is_no_quote() -> None:
+    text = 'He spoke to "60 Minutes" on Sunday.'
+    assert extract_quotes(text) == []
