@@ -315,10 +315,8 @@ class Engine:
             if chat not in memory:
                 memory[chat] = [
                     StoryFingerprint.from_str(story)
-                    for article_id, story, queued in self.store.recent_stories(
-                        chat, now - STORY_MEMORY
-                    )
-                    if queued and article_id not in new_ids
+                    for article_id, story in self.store.queued_stories(chat, now - STORY_MEMORY)
+                    if article_id not in new_ids
                 ]
             mine = StoryFingerprint.from_str(f.story)
             if any(same_story(mine, seen) for seen in memory[chat]):

@@ -153,6 +153,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN body_hash TEXT;
     """,
+    # 8: the stories already sent to a chat, found without reading every hit of a burst
+    """
+    CREATE INDEX hits_chat_queued ON hits(chat_id, created_at) WHERE outbox_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -248,8 +252,10 @@ class Storage(Protocol):
     ) -> list[tuple[int, Article]]: ...
     def get_article(self, article_id: int) -> Article | None: ...
     def recent_articles(self, chat_id: int, limit: int) -> list[Article]: ...
+    def articles_since(self, chat_id: int, since: datetime) -> list[Article]: ...
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int: ...
     def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]: ...
+    def queued_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str]]: ...
     def set_full_text(self, article_id: int, text: str | None, state: str) -> None: ...
     def full_text(self, article_id: int) -> tuple[str | None, str | None]: ...
     def pending_hits(self, chat_id: int, *, include_held: bool = False) -> list[PendingHit]: ...
@@ -290,6 +296,7 @@ class Storage(Protocol):
         buttons: str = "",
     ) -> list[int]: ...
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
+    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]: ...
     def mark_sending(self, outbox_id: int) -> bool: ...
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
@@ -495,6 +502,7 @@ class SqliteStorage:
             error_count=r["error_count"],
             full_text=r["full_text"],
             body_hash=r["body_hash"],
+            last_success_at=_dt(r["last_success_at"]),
         )
 
     def add_feed(
@@ -661,6 +669,17 @@ class SqliteStorage:
         )
         return [self._article(r) for r in rows]
 
+    def articles_since(self, chat_id: int, since: datetime) -> list[Article]:
+        """The stories of the feeds a chat follows first seen since ``since``, newest first
+        (what ``/test`` tries a query on)."""
+        rows = self._query(
+            "SELECT a.key, a.title, a.link, a.guid, a.summary, a.published, a.source, "
+            "a.source_host, a.content FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
+            "WHERE f.chat_id=? AND a.first_seen_at>=? ORDER BY a.id DESC",
+            (chat_id, _ts(since)),
+        )
+        return [self._article(r) for r in rows]
+
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int:
         """Store hits (watchlist, article, detail, story fingerprint); each pair once."""
         count = 0
@@ -691,6 +710,15 @@ class SqliteStorage:
             (chat_id, _ts(since)),
         )
         return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    def queued_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str]]:
+        """The chat's hits since ``since`` already queued for it: (article id, story)."""
+        rows = self._query(
+            "SELECT article_id, story FROM hits WHERE chat_id=? AND created_at>=? "
+            "AND outbox_id IS NOT NULL AND story IS NOT NULL AND story<>'' ORDER BY created_at",
+            (chat_id, _ts(since)),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     def set_full_text(self, article_id: int, text: str | None, state: str) -> None:
         with self._tx() as db:
@@ -911,6 +939,21 @@ class SqliteStorage:
         )
         return [self._outbox(r) for r in rows]
 
+    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]:
+        """Each chat's next message, if it is due, oldest first, with how many messages wait
+        for that chat in all (a chat whose oldest message must wait sends nothing)."""
+        rows = self._query(
+            "SELECT o.*, c.thread_id, (SELECT COUNT(*) FROM outbox b "
+            "WHERE b.chat_id=o.chat_id AND b.state='pending') AS backlog "
+            "FROM outbox o JOIN chats c ON c.id=o.chat_id "
+            "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
+            "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
+            "AND e.state IN ('pending', 'sending') AND e.id<o.id) "
+            "ORDER BY o.id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [(self._outbox(r), int(r["backlog"])) for r in rows]
+
     def mark_sending(self, outbox_id: int) -> bool:
         """Claim a row for one send: True only for the caller that moved it from ``pending``
         to ``sending`` while its chat is active; anyone else must not send it."""
@@ -971,6 +1014,12 @@ class SqliteStorage:
 
     def unpark_active_chats(self) -> int:
         """Parked rows of chats that are active again (unblocked, re-added) wait to go out."""
+        waiting = self._query(
+            "SELECT 1 FROM outbox WHERE state='parked' "
+            "AND chat_id IN (SELECT id FROM chats WHERE active=1) LIMIT 1"
+        )
+        if not waiting:
+            return 0
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE outbox SET state='pending', not_before=NULL WHERE state='parked' "
