@@ -19,13 +19,15 @@ import logging
 import multiprocessing
 import queue
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from watchers.model import Analysis, Article, Entity
+from watchers.syntax import Parse, parse_doc
 from watchers.text import normalise, tokenise
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,15 @@ class Analyser(Protocol):
         ...
 
 
+@runtime_checkable
+class QuoteParser(Protocol):
+    """An analyser that can also parse a few texts whole, for attributing quotes by syntax."""
+
+    def parse(self, texts: Sequence[str]) -> list[Parse] | None:
+        """The dependency parses of ``texts``, or None when no parser is installed."""
+        ...
+
+
 def _recognise(nlp: Any, disable: Sequence[str], texts: Sequence[str]) -> list[_Found]:
     docs = nlp.pipe(texts, disable=disable, batch_size=16)
     return [
@@ -212,6 +223,8 @@ class SpacyAnalyser:
         self._ner_only = [p for p in nlp.pipe_names if p != "ner"]
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: list[_Worker] = []
+        self._parser: list[Any] = []  # the full pipeline once loaded: [nlp], or [None]
+        self._parser_lock = threading.Lock()
         if self.has_entities:
             for k in range(processes):
                 worker = _Worker(nlp, self._ner_only, f"newswatch-ner-{k + 1}")
@@ -226,6 +239,18 @@ class SpacyAnalyser:
     @property
     def has_entities(self) -> bool:
         return "ner" in self._nlp.pipe_names
+
+    def parse(self, texts: Sequence[str]) -> list[Parse] | None:
+        """Parses of ``texts`` by the full pipeline of the model (parser included), loaded on
+        first use and kept; None when no installed model has a parser. Call it off the event
+        loop, for the few matched articles only: it costs about 0.1 s per news article."""
+        with self._parser_lock:
+            if not self._parser:
+                self._parser.append(load_parser(self.model_name or FALLBACK_MODEL))
+            nlp = self._parser[0]
+        if nlp is None:
+            return None
+        return [parse_doc(doc) for doc in nlp.pipe(texts, batch_size=8)]
 
     def analyse(self, articles: Sequence[Article], *, entities: bool) -> list[Analysis]:
         analyses = [analyse_cheap(a) for a in articles]

@@ -164,9 +164,32 @@ def _subject(parse: Parse, v: int, inner: set[int], depth: int) -> int | None:
                 return toks[v].head
             return c
     h = toks[v].head
-    if depth < 3 and h != v and toks[v].dep in _INHERITS and h not in inner:
+    if (
+        depth < 3
+        and h != v
+        and toks[v].dep in _INHERITS
+        and h not in inner
+        and not _break_between(parse, h, v)
+    ):
         return _subject(parse, h, inner, depth + 1)
+    if depth < 3 and toks[v].dep in _INHERITS and h not in inner:
+        # Hung on a verb across a paragraph break: the nearest verb before it in its own
+        # paragraph that has a subject (``X issued a statement, stating, “…”``).
+        for k in range(v - 1, max(-1, v - _MAX_DISTANCE), -1):
+            if toks[k].pos == "SPACE" or toks[k].lower in _ENDS:
+                break
+            if toks[k].pos in ("VERB", "AUX") and k not in inner:
+                found = [c for c in parse.children(k) if toks[c].dep in _SUBJECTS]
+                if found and found[0] not in inner:
+                    return found[0]
     return None
+
+
+def _break_between(parse: Parse, a: int, b: int) -> bool:
+    """Whether a paragraph break lies between tokens ``a`` and ``b``: the parser may hang a
+    body's first clause on the headline's verb, which is not the clause's subject."""
+    lo, hi = min(a, b), max(a, b)
+    return any(parse.tokens[k].pos == "SPACE" for k in range(lo + 1, hi))
 
 
 def _phrase(parse: Parse, h: int, inner: set[int]) -> tuple[int, int]:
