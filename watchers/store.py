@@ -252,7 +252,6 @@ class Storage(Protocol):
     ) -> list[tuple[int, Article]]: ...
     def get_article(self, article_id: int) -> Article | None: ...
     def recent_articles(self, chat_id: int, limit: int) -> list[Article]: ...
-    def articles_since(self, chat_id: int, since: datetime) -> list[Article]: ...
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int: ...
     def recent_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str, bool]]: ...
     def queued_stories(self, chat_id: int, since: datetime) -> list[tuple[int, str]]: ...
@@ -296,7 +295,6 @@ class Storage(Protocol):
         buttons: str = "",
     ) -> list[int]: ...
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
-    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]: ...
     def mark_sending(self, outbox_id: int) -> bool: ...
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
@@ -502,7 +500,6 @@ class SqliteStorage:
             error_count=r["error_count"],
             full_text=r["full_text"],
             body_hash=r["body_hash"],
-            last_success_at=_dt(r["last_success_at"]),
         )
 
     def add_feed(
@@ -666,17 +663,6 @@ class SqliteStorage:
             "SELECT a.* FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
             "WHERE f.chat_id=? ORDER BY a.id DESC LIMIT ?",
             (chat_id, limit),
-        )
-        return [self._article(r) for r in rows]
-
-    def articles_since(self, chat_id: int, since: datetime) -> list[Article]:
-        """The stories of the feeds a chat follows first seen since ``since``, newest first
-        (what ``/test`` tries a query on)."""
-        rows = self._query(
-            "SELECT a.key, a.title, a.link, a.guid, a.summary, a.published, a.source, "
-            "a.source_host, a.content FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
-            "WHERE f.chat_id=? AND a.first_seen_at>=? ORDER BY a.id DESC",
-            (chat_id, _ts(since)),
         )
         return [self._article(r) for r in rows]
 
@@ -939,21 +925,6 @@ class SqliteStorage:
         )
         return [self._outbox(r) for r in rows]
 
-    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]:
-        """Each chat's next message, if it is due, oldest first, with how many messages wait
-        for that chat in all (a chat whose oldest message must wait sends nothing)."""
-        rows = self._query(
-            "SELECT o.*, c.thread_id, (SELECT COUNT(*) FROM outbox b "
-            "WHERE b.chat_id=o.chat_id AND b.state='pending') AS backlog "
-            "FROM outbox o JOIN chats c ON c.id=o.chat_id "
-            "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
-            "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
-            "AND e.state IN ('pending', 'sending') AND e.id<o.id) "
-            "ORDER BY o.id LIMIT ?",
-            (_ts(now), limit),
-        )
-        return [(self._outbox(r), int(r["backlog"])) for r in rows]
-
     def mark_sending(self, outbox_id: int) -> bool:
         """Claim a row for one send: True only for the caller that moved it from ``pending``
         to ``sending`` while its chat is active; anyone else must not send it."""
@@ -1014,12 +985,6 @@ class SqliteStorage:
 
     def unpark_active_chats(self) -> int:
         """Parked rows of chats that are active again (unblocked, re-added) wait to go out."""
-        waiting = self._query(
-            "SELECT 1 FROM outbox WHERE state='parked' "
-            "AND chat_id IN (SELECT id FROM chats WHERE active=1) LIMIT 1"
-        )
-        if not waiting:
-            return 0
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE outbox SET state='pending', not_before=NULL WHERE state='parked' "
