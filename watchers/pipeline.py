@@ -21,7 +21,7 @@ from watchers.fetch import Fetcher
 from watchers.fulltext import extract_main_text
 from watchers.match import Matcher
 from watchers.model import Analysis, Article, Feed, FetchResult, HitDetail, Match, Watchlist
-from watchers.nlp import Analyser
+from watchers.nlp import Analyser, QuoteParser
 from watchers.parse import FeedInfo, discover_feeds, parse_feed
 from watchers.query import Query, parse_query
 from watchers.quotes import choose_key_quotes, extract_quotes
@@ -422,6 +422,14 @@ class Engine:
         self._add_entities(self.matcher, full_analyses)
         sources.update(zip(fulls, full_analyses, strict=True))
         quotes = {i: extract_quotes(sources[i].text, sources[i].entities) for i in indices}
+        # Matched articles are few: where they hold quotes, the full parse attributes them by
+        # syntax (its entities cover the whole text); every other article stays on the cheap path.
+        quoted = [i for i in indices if quotes[i]]
+        if quoted and isinstance(self.analyser, QuoteParser):
+            parses = self.analyser.parse([sources[i].text for i in quoted])
+            if parses is not None:
+                for i, parse in zip(quoted, parses, strict=True):
+                    quotes[i] = extract_quotes(sources[i].text, parse=parse)
         spans_in_source: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
         for i in fulls:
             for m in self.matcher.match(sources[i]):
