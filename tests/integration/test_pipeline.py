@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from bot.delivery import queue_digests
 from tests.fakes.feeds import FeedServer, rss
+from watchers import pipeline
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.model import Chat
 from watchers.pipeline import Engine
@@ -289,3 +291,63 @@ async def test_stories_past_the_first_ten_wait_for_digest_more(
     assert queue_digests(engine.store, later, chat_ids=[CHAT], forced=True) == 1  # /digest more
     second = engine.store.due_outbox(now + timedelta(minutes=1))[-1]
     assert "2 new stories" in second.text and second.text.count("</a></b>") == 2
+
+
+async def test_a_slow_feed_does_not_hold_back_the_hits_of_fast_ones(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    engine.baseline_new_feeds = False
+    feeds.publish("/slow.xml", rss([{**REWRITE, "guid": "slow-1"}]))
+    feeds.slow("/slow.xml", 2.0)
+    feeds.publish("/fast.xml", rss([STORY]))
+    _follow(engine, feeds.url("/slow.xml"), "Slow Wire")
+    _follow(engine, feeds.url("/fast.xml"), "Fast Wire")
+    engine.add_watchlist(CHAT, "Embassies", "embassy AND Vienna", T0)
+    stored_early: list[object] = []
+
+    def on_hits() -> None:
+        # The fast feed's hit is in the store while the slow feed is still being fetched.
+        if not stored_early:
+            slow = engine.store.feed_by_url(feeds.url("/slow.xml"))
+            stored_early.append(len(engine.store.pending_hits(CHAT)))
+            stored_early.append(slow is not None and slow.last_polled_at is None)
+
+    engine.on_hits = on_hits
+    started = time.monotonic()
+    report = await engine.run_cycle(T0)
+    elapsed = time.monotonic() - started
+    assert report.new_articles == 2 and report.hits >= 1
+    assert stored_early == [1, True]  # one hit stored, the slow feed not polled yet
+    assert elapsed >= 2.0  # the cycle itself waited for the slow feed
+
+
+async def test_an_unchanged_body_without_validators_is_not_parsed_again(
+    engine: Engine, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real_parse = pipeline.parse_feed
+
+    def counting_parse(content: bytes, url: str, **kw: Any) -> Any:
+        parsed.append(url)
+        return real_parse(content, url, **kw)
+
+    monkeypatch.setattr(pipeline, "parse_feed", counting_parse)
+    feeds.publish("/a.xml", rss([STORY]), etag=False, last_modified=False)
+    _follow(engine, feeds.url("/a.xml"), "Wire A")
+    engine.add_watchlist(CHAT, "Embassies", "Russia AND embassy", T0)
+    await engine.run_cycle(T0)
+    assert len(parsed) == 1
+
+    report = await engine.run_cycle(T0 + timedelta(minutes=1))
+    assert report.feeds[0].not_modified and report.feeds[0].error is None
+    assert len(parsed) == 1  # the same bytes: not parsed again
+    assert "if-none-match" not in feeds.requests_for("/a.xml")[-1].headers
+
+    feeds.publish(
+        "/a.xml",
+        rss([{**STORY, "guid": "a-2", "title": "Embassy row: Russia"}, STORY]),
+        etag=False,
+        last_modified=False,
+    )
+    report = await engine.run_cycle(T0 + timedelta(minutes=2))
+    assert len(parsed) == 2 and report.new_articles == 1 and report.hits == 1
