@@ -240,7 +240,7 @@ class TelegramSender:
     async def _attempt(
         self, message: OutboxMessage, text: str, parse_mode: str | None, thread_id: int | None
     ) -> SendResult:
-        self.pacer.record(message.chat_id)
+        stamp = self.pacer.record(message.chat_id)
         try:
             sent = await self.bot.send_message(
                 chat_id=message.chat_id,
@@ -257,4 +257,6 @@ class TelegramSender:
             if result.retry_after is not None:
                 self.pacer.hold(message.chat_id, result.retry_after)
             return result
+        finally:
+            self.pacer.settle(message.chat_id, stamp)
         return SendResult(Outcome.SENT, message_id=sent.message_id)

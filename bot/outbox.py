@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ MERGE_SEPARATOR = "\n\n"
 BACKOFF_FIRST = 5.0  # seconds before the first retry of a certain failure
 BACKOFF_MAX = 300.0
 IDLE_CHECK = 1.0  # seconds between looks at the outbox when nothing woke the loop
+LINGER = 1.0  # seconds a pass waits for paced chats before reading the outbox again
 MAX_UNSURE_TIMEOUTS = 1  # sends of unknown fate (timeouts) retried per row before giving up
 
 
@@ -141,40 +143,58 @@ async def deliver_once(
     sender: Sender,
     clock: Callable[[], datetime],
     *,
-    limit: int = 500,
+    limit: int = 200,
+    linger: float = 0.0,
     on_chat_moved: Callable[[int, int], None] | None = None,
 ) -> DeliveryReport:
-    """Send every due message whose chat the channel accepts now, one at a time."""
+    """Send every due message whose chat the channel accepts, one at a time. With ``linger``,
+    wait up to that many seconds in all for chats that must wait for their pace, instead of
+    reading the outbox again for every slot that frees."""
     report = DeliveryReport()
     store.unpark_active_chats()
-    due = store.due_outbox(clock(), limit=limit)
-    backlog: dict[int, int] = {}
-    firsts: list[OutboxMessage] = []
-    for message in due:
-        if message.chat_id not in backlog:
-            firsts.append(message)
-        backlog[message.chat_id] = backlog.get(message.chat_id, 0) + 1
-    for message in firsts:
-        wait = sender.ready_in(message.chat_id)
-        if wait > 0:
-            report.waiting += 1
-            report.next_in = wait if report.next_in is None else min(report.next_in, wait)
-            continue
-        if backlog[message.chat_id] > MERGE_AFTER:
-            report.merged += merge_backlog(store, message.chat_id)
-            fresh = store.mergeable_outbox(message.chat_id)
-            if fresh and fresh[0].id == message.id:
-                message = fresh[0]
-        if not store.mark_sending(message.id):
-            continue  # another pass took it, or the chat was paused meanwhile
-        try:
-            result = await sender.send(message)
-        except asyncio.CancelledError:
-            # Stopping mid-request: the request may have gone out.
-            store.retry_later(message.id, clock(), "interrupted by shutdown", unsure=True)
-            raise
-        _record(store, message, result, clock(), report, on_chat_moved)
+    heads = store.due_heads(clock(), limit=limit)
+    started = time.monotonic()
+    while heads:
+        waiting: list[tuple[OutboxMessage, int]] = []
+        report.next_in = None
+        for message, backlog in heads:
+            wait = sender.ready_in(message.chat_id)
+            if wait > 0:
+                waiting.append((message, backlog))
+                report.next_in = wait if report.next_in is None else min(report.next_in, wait)
+                continue
+            await _send_head(store, sender, clock, message, backlog, report, on_chat_moved)
+        heads = waiting
+        report.waiting = len(waiting)
+        if report.next_in is None or time.monotonic() - started + report.next_in > linger:
+            break
+        await asyncio.sleep(report.next_in)
     return report
+
+
+async def _send_head(
+    store: Storage,
+    sender: Sender,
+    clock: Callable[[], datetime],
+    message: OutboxMessage,
+    backlog: int,
+    report: DeliveryReport,
+    on_chat_moved: Callable[[int, int], None] | None,
+) -> None:
+    if backlog > MERGE_AFTER:
+        report.merged += merge_backlog(store, message.chat_id)
+        fresh = store.mergeable_outbox(message.chat_id)
+        if fresh and fresh[0].id == message.id:
+            message = fresh[0]
+    if not store.mark_sending(message.id):
+        return  # another pass took it, it was merged away, or the chat was paused meanwhile
+    try:
+        result = await sender.send(message)
+    except asyncio.CancelledError:
+        # Stopping mid-request: the request may have gone out.
+        store.retry_later(message.id, clock(), "interrupted by shutdown", unsure=True)
+        raise
+    _record(store, message, result, clock(), report, on_chat_moved)
 
 
 def _record(
@@ -302,7 +322,11 @@ class DeliveryLoop:
             pause = IDLE_CHECK
             try:
                 report = await deliver_once(
-                    self.store, self.sender, self.clock, on_chat_moved=self.on_chat_moved
+                    self.store,
+                    self.sender,
+                    self.clock,
+                    linger=LINGER,
+                    on_chat_moved=self.on_chat_moved,
                 )
             except NewswatchError as e:
                 logger.error("delivery pass failed error=%s", e)

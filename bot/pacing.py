@@ -4,7 +4,8 @@ Telegram allows about one message a second to a chat (short bursts are tolerated
 minute to a group and about thirty a second overall. ``Pacer`` counts what was sent in sliding
 windows (a leaky bucket lets a burst through and then overruns a sliding second) and answers
 "how long until a message to this chat may go". Replies to commands come first: digests leave
-a few of the overall slots free for them and wait while a reply to the same chat is waiting.
+one slot a second free for them, and while a reply waits, digests leave it the next free slot
+and none goes to the chat it is for.
 
 ``PacedRateLimiter`` plugs the pacer into python-telegram-bot for everything the handlers send;
 the delivery loop asks the pacer itself and marks its requests ``BULK`` so that they are not
@@ -14,10 +15,10 @@ paced twice.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,15 +39,17 @@ _PACED_PREFIXES = ("send", "copy", "forward", "edit")
 @dataclass(frozen=True, slots=True)
 class FloodLimits:
     overall: int = 30
-    """Messages in any second, all chats together."""
-    reserved_for_replies: int = 2
-    """Of ``overall``, slots digests leave free so that a reply never queues behind them."""
+    """Messages in any second, all chats together; a waiting reply takes the next free one."""
+    reserved_for_replies: int = 1
+    """Of ``overall``, slots digests leave free so that a reply seldom waits at all."""
     chat_burst: int = 10
     """Messages one chat may get at once (replies may burst, refilled at one a second);
     digests go at most one a second."""
     group_per_minute: int = 20
-    margin: float = 0.05
-    """Each window is measured this much longer than Telegram's, for clock and network skew."""
+    margin: float = 0.01
+    """Each window is measured this much longer than Telegram's. A send counts from when it
+    started until its answer came, then from when the answer came (Telegram saw it before),
+    so network delays cannot squeeze two sends into Telegram's window."""
 
 
 def is_group(chat: int | str) -> bool:
@@ -61,13 +64,20 @@ def retry_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def _free_in(stamps: deque[float], now: float, window: float, cap: int) -> float:
+def _free_in(stamps: list[float], now: float, window: float, cap: int) -> float:
     """Seconds until fewer than ``cap`` of ``stamps`` (ascending) lie within ``window``."""
     if cap <= 0:
         return window
     if len(stamps) < cap:
         return 0.0
     return max(0.0, stamps[-cap] + window - now)
+
+
+def _restamp(stamps: list[float], old: float, new: float) -> None:
+    index = bisect.bisect_left(stamps, old)
+    if index < len(stamps) and stamps[index] == old:
+        del stamps[index]
+        bisect.insort(stamps, new)
 
 
 class Pacer:
@@ -81,14 +91,11 @@ class Pacer:
     ) -> None:
         self.limits = limits or FloodLimits()
         self.clock = clock
-        self._overall: deque[float] = deque()
-        self._chats: dict[int | str, deque[float]] = {}
+        self._overall: list[float] = []
+        self._chats: dict[int | str, list[float]] = {}
         self._buckets: dict[int | str, tuple[float, float]] = {}  # tokens, when counted
         self._held: dict[int | str, float] = {}
         self._replies_waiting: dict[int | str, int] = {}
-
-    def _keep(self, chat: int | str) -> float:
-        return (60.0 if is_group(chat) else 1.0) + self.limits.margin
 
     def _tokens(self, chat: int | str, now: float) -> float:
         """The chat's burst allowance now: it refills at one message a second (less margin)."""
@@ -96,21 +103,25 @@ class Pacer:
         tokens, stamp = self._buckets.get(chat, (burst, now))
         return min(burst, tokens + (now - stamp) / (1.0 + self.limits.margin))
 
-    def _prune(self, now: float) -> None:
-        second = 1.0 + self.limits.margin
-        while self._overall and self._overall[0] <= now - second:
-            self._overall.popleft()
+    @staticmethod
+    def _prune(stamps: list[float], now: float, window: float) -> None:
+        cut = bisect.bisect_right(stamps, now - window)
+        if cut:
+            del stamps[:cut]
 
     def wait(self, chat: int | str, *, reply: bool = False) -> float:
         """Seconds until a message to ``chat`` may go (0: now)."""
         now = self.clock()
-        self._prune(now)
         limits = self.limits
         second = 1.0 + limits.margin
+        self._prune(self._overall, now, second)
         wait = max(0.0, self._held.get(chat, now) - now)
-        if not reply and self._replies_waiting.get(chat):
-            wait = max(wait, 0.05)
-        cap = limits.overall if reply else limits.overall - limits.reserved_for_replies
+        cap = limits.overall
+        if not reply:
+            cap -= limits.reserved_for_replies
+            if self._replies_waiting.get(chat):
+                wait = max(wait, 0.05)
+            cap -= sum(self._replies_waiting.values())  # replies take the next free slots
         wait = max(wait, _free_in(self._overall, now, second, cap))
         tokens = self._tokens(chat, now)
         if tokens < 1.0:
@@ -124,26 +135,34 @@ class Pacer:
                 wait = max(wait, _free_in(stamps, now, minute, limits.group_per_minute))
         return wait
 
-    def record(self, chat: int | str) -> None:
-        """A message to ``chat`` is going out now."""
+    def record(self, chat: int | str) -> float:
+        """A message to ``chat`` is going out now; returns its stamp for ``settle``."""
         now = self.clock()
         self._overall.append(now)
         self._buckets[chat] = (self._tokens(chat, now) - 1.0, now)
-        stamps = self._chats.setdefault(chat, deque())
+        stamps = self._chats.setdefault(chat, [])
         stamps.append(now)
-        keep = self._keep(chat)
-        while stamps and stamps[0] <= now - keep:
-            stamps.popleft()
+        self._prune(stamps, now, (60.0 if is_group(chat) else 1.0) + self.limits.margin)
         if self._held.get(chat, now) <= now:
             self._held.pop(chat, None)
+        return now
+
+    def settle(self, chat: int | str, stamp: float) -> None:
+        """The answer to the send recorded at ``stamp`` came: count it from now on."""
+        now = self.clock()
+        _restamp(self._overall, stamp, now)
+        stamps = self._chats.get(chat)
+        if stamps is not None:
+            _restamp(stamps, stamp, now)
 
     def hold(self, chat: int | str, seconds: float) -> None:
         """Telegram asked us (429) to leave ``chat`` alone for ``seconds``."""
         until = self.clock() + seconds
         self._held[chat] = max(until, self._held.get(chat, until))
 
-    async def acquire_reply(self, chat: int | str) -> None:
-        """Wait for a slot for a reply to ``chat``, ahead of any digest, and take it."""
+    async def acquire_reply(self, chat: int | str) -> float:
+        """Wait for a slot for a reply to ``chat``, ahead of any digest, and take it; returns
+        the stamp for ``settle``."""
         self._replies_waiting[chat] = self._replies_waiting.get(chat, 0) + 1
         try:
             while True:
@@ -151,7 +170,7 @@ class Pacer:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)  # the window frees at a known time: no event to wait on
-            self.record(chat)
+            return self.record(chat)
         finally:
             left = self._replies_waiting[chat] - 1
             if left:
@@ -189,7 +208,7 @@ class PacedRateLimiter(BaseRateLimiter[int]):
             return await callback(*args, **kwargs)
         assert isinstance(chat, int | str)
         for attempt in (1, 2):
-            await self.pacer.acquire_reply(chat)
+            stamp = await self.pacer.acquire_reply(chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as e:
@@ -198,4 +217,6 @@ class PacedRateLimiter(BaseRateLimiter[int]):
                 logger.warning("flood limit chat=%s retry_after=%.0fs reply", chat, seconds)
                 if attempt == 2:
                     raise
+            finally:
+                self.pacer.settle(chat, stamp)
         raise AssertionError("unreachable")

@@ -295,6 +295,7 @@ class Storage(Protocol):
         buttons: str = "",
     ) -> list[int]: ...
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
+    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]: ...
     def mark_sending(self, outbox_id: int) -> bool: ...
     def mark_sent(self, outbox_id: int, now: datetime, message_id: int | None) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, state: OutboxState) -> None: ...
@@ -925,6 +926,21 @@ class SqliteStorage:
         )
         return [self._outbox(r) for r in rows]
 
+    def due_heads(self, now: datetime, limit: int = 200) -> list[tuple[OutboxMessage, int]]:
+        """Each chat's next message, if it is due, oldest first, with how many messages wait
+        for that chat in all (a chat whose oldest message must wait sends nothing)."""
+        rows = self._query(
+            "SELECT o.*, c.thread_id, (SELECT COUNT(*) FROM outbox b "
+            "WHERE b.chat_id=o.chat_id AND b.state='pending') AS backlog "
+            "FROM outbox o JOIN chats c ON c.id=o.chat_id "
+            "WHERE o.state='pending' AND (o.not_before IS NULL OR o.not_before<=?) "
+            "AND c.active=1 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.chat_id=o.chat_id "
+            "AND e.state IN ('pending', 'sending') AND e.id<o.id) "
+            "ORDER BY o.id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [(self._outbox(r), int(r["backlog"])) for r in rows]
+
     def mark_sending(self, outbox_id: int) -> bool:
         """Claim a row for one send: True only for the caller that moved it from ``pending``
         to ``sending`` while its chat is active; anyone else must not send it."""
@@ -985,6 +1001,12 @@ class SqliteStorage:
 
     def unpark_active_chats(self) -> int:
         """Parked rows of chats that are active again (unblocked, re-added) wait to go out."""
+        waiting = self._query(
+            "SELECT 1 FROM outbox WHERE state='parked' "
+            "AND chat_id IN (SELECT id FROM chats WHERE active=1) LIMIT 1"
+        )
+        if not waiting:
+            return 0
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE outbox SET state='pending', not_before=NULL WHERE state='parked' "

@@ -170,6 +170,8 @@ class SentMessage:
     link_preview_options: dict[str, Any] | None
     options: dict[str, Any]
     """Every parameter except ``chat_id``, ``text`` and ``parse_mode``."""
+    received_at: float = 0.0
+    """When the server accepted it (``time.monotonic()``)."""
 
     @property
     def link_preview_disabled(self) -> bool:
@@ -1509,6 +1511,7 @@ class FakeTelegram:
                         for k, v in params.values.items()
                         if k not in ("chat_id", "text", "parse_mode")
                     },
+                    received_at=time.monotonic(),
                 )
             )
             self._lock.notify_all()
