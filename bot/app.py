@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
+from bot import buttons, conversations, handlers, preview
 from bot.access import AccessGate
 from bot.config import Config
 from bot.delivery import (
@@ -265,11 +265,15 @@ def build_application(
 
 def register_handlers(app: NewswatchApp) -> None:
     updates = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    # /watch, /addfeed, /schedule and /quiet sent alone start a conversation: before the rest.
+    for conversation in conversations.conversation_handlers(updates):
+        app.add_handler(conversation)
     table = {
         "start": handlers.cmd_start,
         "help": handlers.cmd_help,
         "watch": handlers.cmd_watch,
         "watchlists": handlers.cmd_watchlists,
+        "test": preview.cmd_test,
         "unwatch": handlers.cmd_unwatch,
         "feeds": handlers.cmd_feeds,
         "addfeed": handlers.cmd_addfeed,
@@ -295,6 +299,7 @@ def register_handlers(app: NewswatchApp) -> None:
     # An OPML import fetches every new feed: it must not hold up other chats' commands.
     documents = filters.Document.ALL & updates
     app.add_handler(MessageHandler(documents, handlers.on_document, block=False))
+    app.add_handler(CallbackQueryHandler(buttons.on_watchlist_button, pattern="^wl:"))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(handlers.on_error)

@@ -11,11 +11,11 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from telegram import BotCommand, Message, MessageOriginChannel, Update
+from telegram import BotCommand, InlineKeyboardMarkup, Message, MessageOriginChannel, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot import transfer
+from bot import buttons, transfer
 from bot.delivery import queue_digests
 from bot.render import split_lines, text_html
 from bot.services import Context, Services
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Subscribe this chat and follow the default feeds"),
     ("watch", "Watch for a query: /watch Russia AND embassy"),
+    ("test", "Try a query on the last 3 days of stories: /test gas OR LNG"),
     ("watchlists", "List this chat's watchlists"),
     ("unwatch", "Stop a watchlist: /unwatch 2"),
     ("feeds", "List the feeds this chat follows"),
@@ -74,13 +75,21 @@ def _args(update: Update) -> str:
     return neutralise_controls(rest).strip()
 
 
-async def _reply(update: Update, context: Context, html: str) -> None:
+async def _reply(
+    update: Update, context: Context, html: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Answer in the chat (in parts if long); ``markup`` goes under the last part."""
     message = update.effective_message
     if message is None:
         return
-    for part in split_lines(_channel_header(update, context) + html):
+    parts = split_lines(_channel_header(update, context) + html)
+    for i, part in enumerate(parts, 1):
         await message.reply_text(
-            part, parse_mode=ParseMode.HTML, do_quote=False, disable_web_page_preview=True
+            part,
+            parse_mode=ParseMode.HTML,
+            do_quote=False,
+            disable_web_page_preview=True,
+            reply_markup=markup if i == len(parts) else None,
         )
 
 
@@ -407,7 +416,7 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
         name, query = text_html(w.name), text_html(w.query)
         lines.append(f"{i}. <b>{name}</b>: <code>{query}</code>")
     lines.append("Remove one with /unwatch <i>number or name</i>.")
-    await _reply(update, context, "\n".join(lines))
+    await _reply(update, context, "\n".join(lines), buttons.watchlists_keyboard(items))
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
