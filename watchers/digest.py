@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, tzinfo
 
 from watchers.dedup import (
     StoryFingerprint,
@@ -32,6 +31,7 @@ from watchers.schedule import (
     ScheduleKind,
     digest_is_due,
     is_muted,
+    next_digest_at,
     parse_quiet,
     parse_schedule,
     parse_timezone,
@@ -255,11 +255,11 @@ class DeliveryDecision:
     reason: str = ""  # why not (or how): "paused", "muted", "scheduled", "quiet hours"
 
 
-def chat_timezone(chat: Chat) -> ZoneInfo:
+def chat_timezone(chat: Chat) -> tzinfo:
     try:
         return parse_timezone(chat.timezone)
     except CommandError:
-        return ZoneInfo("UTC")
+        return UTC
 
 
 def effective_schedule(chat: Chat, watchlist: Watchlist) -> DigestSchedule:
@@ -299,3 +299,25 @@ def decide_delivery(
         if decision.silent:
             return DeliveryDecision(True, silent=True, reason="quiet hours")
     return DeliveryDecision(True)
+
+
+def next_delivery_at(chat: Chat, watchlist: Watchlist, now: datetime) -> datetime | None:
+    """Pure: the first moment (UTC, never before ``now``) at which ``decide_delivery`` would
+    send this watchlist's stories, None while it is paused. What ``/status`` tells a user."""
+    if watchlist.paused:
+        return None
+    start = now.astimezone(UTC)
+    if is_muted(watchlist.muted_until, start) and watchlist.muted_until is not None:
+        start = watchlist.muted_until.astimezone(UTC)
+    tz = chat_timezone(chat)
+    schedule = effective_schedule(chat, watchlist)
+    at = next_digest_at(schedule, tz, watchlist.last_digest_at, start)
+    if schedule.kind is ScheduleKind.INSTANT and chat.quiet:
+        try:
+            quiet = parse_quiet(chat.quiet)
+        except CommandError:
+            quiet = None
+        decision = quiet_decision(quiet, tz, at)
+        if decision.hold and decision.release_at is not None:
+            at = decision.release_at
+    return at

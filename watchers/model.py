@@ -21,6 +21,7 @@ class Feed:
     error_count: int = 0
     full_text: str = "matched"  # "matched" | "never"
     body_hash: str | None = None  # of the last body read (see ``pipeline.body_hash``)
+    last_success_at: datetime | None = None  # the last poll that read the feed; None: not yet
 
     @property
     def title(self) -> str:

@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
@@ -43,6 +43,7 @@ from watchers.model import Feed
 
 __all__ = [
     "DEFAULT_MAX_BACKOFF",
+    "DEFAULT_MUTE",
     "DEFAULT_SCHEDULE",
     "MAX_DURATION",
     "DigestSchedule",
@@ -54,6 +55,7 @@ __all__ = [
     "digest_is_due",
     "due_feeds",
     "feed_is_due",
+    "is_fixed_offset",
     "is_muted",
     "next_digest_at",
     "next_poll_at",
@@ -64,10 +66,15 @@ __all__ = [
     "parse_time_of_day",
     "parse_timezone",
     "quiet_decision",
+    "zone_name",
+    "zones_at_offset",
 ]
 
 MAX_DURATION = timedelta(days=365)
 """The longest duration a user may give (a poll interval, a mute)."""
+
+DEFAULT_MUTE = timedelta(days=1)
+"""How long ``/mute`` without a duration, and the mute button under a digest, mute for."""
 
 DEFAULT_MAX_BACKOFF = timedelta(hours=24)
 """A failing feed is retried at least this often (unless its own interval is longer)."""
@@ -280,16 +287,27 @@ def due_feeds(
 
 # --- wall-clock times in a zone ----------------------------------------------------------------
 
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
-_TIME_USAGE = "use HH:MM, e.g. 08:00"
+_TIME = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\.?)?")
+_TIME_USAGE = "use e.g. 08:00, 8am or 22:30"
+_MERIDIEM = re.compile(r"(\d)\s+([ap]\.?m\b\.?)")
+
+
+def _join_meridiem(text: str) -> str:
+    """``"10 pm - 7 am"`` -> ``"10pm - 7am"``: a time stays one word."""
+    return _MERIDIEM.sub(r"\1\2", text.lower())
 
 
 def parse_time_of_day(text: str) -> time:
-    """``"08:00"`` or ``"8:00"`` -> ``time(8, 0)``; 00:00 to 23:59."""
-    m = _TIME.fullmatch(text.strip())
+    """A wall-clock time as people write it -> ``time``: ``"08:00"``, ``"8:00"``, ``"8"``,
+    ``"22"``, ``"8am"``, ``"8 am"``, ``"10:30pm"``, ``"12am"`` (midnight), ``"12pm"`` (noon)."""
+    m = _TIME.fullmatch(text.strip().lower())
     if m is None:
         raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
-    hour, minute = int(m.group(1)), int(m.group(2))
+    hour, minute, meridiem = int(m.group(1)), int(m.group(2) or 0), m.group(3)
+    if meridiem is not None:
+        if not 1 <= hour <= 12:
+            raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+        hour = hour % 12 + (12 if meridiem == "p" else 0)
     if hour > 23 or minute > 59:
         raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
     return time(hour, minute)
@@ -311,7 +329,7 @@ def _first_second(before: int, after: int, reached: Callable[[int], bool]) -> da
     return datetime.fromtimestamp(after, UTC)
 
 
-def _wall_time_at(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
+def _wall_time_at(day: date, at: time, tz: tzinfo) -> tuple[datetime, ...]:
     """The UTC instants at which the clocks in ``tz`` show ``at`` on ``day``, in order.
 
     Usually one; two when the clocks go back over it; when the clocks skip it (spring forward),
@@ -335,7 +353,7 @@ def _wall_time_at(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
     )
 
 
-def _clocks_go_back(first: datetime, second: datetime, tz: ZoneInfo) -> datetime:
+def _clocks_go_back(first: datetime, second: datetime, tz: tzinfo) -> datetime:
     """The instant the clocks in ``tz`` go back, between the two times they show one wall time."""
     offset = first.astimezone(tz).utcoffset()
     return _first_second(
@@ -345,14 +363,14 @@ def _clocks_go_back(first: datetime, second: datetime, tz: ZoneInfo) -> datetime
     )
 
 
-def _clock_at(moment: datetime, tz: ZoneInfo) -> time:
+def _clock_at(moment: datetime, tz: tzinfo) -> time:
     """What the clocks in ``tz`` show at ``moment``."""
     return moment.astimezone(tz).time().replace(tzinfo=None)
 
 
 def _next_wall_time(
     at: time,
-    tz: ZoneInfo,
+    tz: tzinfo,
     after: datetime,
     *,
     weekday: int | None = None,
@@ -431,8 +449,9 @@ def _parse_weekday(word: str) -> int:
 
 
 def parse_schedule(text: str) -> DigestSchedule:
-    """``instant``, ``hourly``, ``daily HH:MM`` or ``weekly DAY HH:MM`` (case does not matter)."""
-    words = text.lower().split()
+    """``instant``, ``hourly``, ``daily HH:MM`` or ``weekly DAY HH:MM`` (case does not matter;
+    the time as ``parse_time_of_day`` reads it: ``daily 8am``, ``weekly fri 5 pm``)."""
+    words = _join_meridiem(text).split()
     if not words:
         raise CommandError(f"no schedule given; {_SCHEDULE_USAGE}")
     kind_word, rest = words[0], words[1:]
@@ -449,11 +468,11 @@ def parse_schedule(text: str) -> DigestSchedule:
         return DigestSchedule(kind, parse_time_of_day(rest[0]))
     if len(rest) != 2:
         raise CommandError("weekly needs a day and a time of day, e.g. weekly mon 08:00")
-    day_word, clock = rest if not _TIME.fullmatch(rest[0]) else reversed(rest)
+    day_word, clock = rest if not rest[0][:1].isdigit() else reversed(rest)
     return DigestSchedule(kind, parse_time_of_day(clock), _parse_weekday(day_word))
 
 
-def _next_hour(after: datetime, tz: ZoneInfo, *, inclusive: bool) -> datetime:
+def _next_hour(after: datetime, tz: tzinfo, *, inclusive: bool) -> datetime:
     """The next moment the local clock reaches a full hour (or jumps past one).
 
     That is the top of the local hour, which is not UTC's in a +05:30 zone; an hour the clocks
@@ -469,9 +488,7 @@ def _next_hour(after: datetime, tz: ZoneInfo, *, inclusive: bool) -> datetime:
     )
 
 
-def _next_slot(
-    schedule: DigestSchedule, tz: ZoneInfo, after: datetime, inclusive: bool
-) -> datetime:
+def _next_slot(schedule: DigestSchedule, tz: tzinfo, after: datetime, inclusive: bool) -> datetime:
     if schedule.kind is ScheduleKind.HOURLY:
         return _next_hour(after, tz, inclusive=inclusive)
     assert schedule.at is not None
@@ -479,7 +496,7 @@ def _next_slot(
 
 
 def next_digest_at(
-    schedule: DigestSchedule, tz: ZoneInfo, last_sent_at: datetime | None, now: datetime
+    schedule: DigestSchedule, tz: tzinfo, last_sent_at: datetime | None, now: datetime
 ) -> datetime:
     """When the next digest should go out (UTC); never earlier than ``now``.
 
@@ -502,7 +519,7 @@ def next_digest_at(
 
 
 def digest_is_due(
-    schedule: DigestSchedule, tz: ZoneInfo, last_sent_at: datetime | None, now: datetime
+    schedule: DigestSchedule, tz: tzinfo, last_sent_at: datetime | None, now: datetime
 ) -> bool:
     """Whether the digest should go out now; see ``next_digest_at``."""
     return next_digest_at(schedule, tz, last_sent_at, now) <= _utc(now)
@@ -510,7 +527,40 @@ def digest_is_due(
 
 # --- time zones --------------------------------------------------------------------------------
 
-_ZONE_USAGE = "use a name like Europe/Berlin, America/New_York or UTC"
+_ZONE_USAGE = "use a name like Europe/Berlin, America/New_York or UTC, or an offset like UTC+02:00"
+_OFFSET = re.compile(r"(?:utc|gmt)?\s*([+\-\u2212])\s*(\d{1,2})(?::?(\d{2}))?")
+_MAX_OFFSET = timedelta(hours=14)  # the furthest from UTC any place keeps its clocks
+_WELL_KNOWN_ZONES = (
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Adelaide",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/St_Johns",
+    "America/Halifax",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "Africa/Lagos",
+    "Africa/Cairo",
+    "Africa/Nairobi",
+    "Asia/Tehran",
+)
+"""Zones suggested first for a fixed offset: one big city for most offsets in use."""
 
 
 @lru_cache(maxsize=1)
@@ -542,14 +592,70 @@ def _zone_suggestion(key: str) -> str | None:
     return cities[close[0]] if close else None
 
 
-def parse_timezone(text: str) -> ZoneInfo:
-    """An IANA time zone name in any case (``europe/berlin``, ``America/New York``), or ``UTC``.
+def _parse_offset(text: str) -> tzinfo | None:
+    """``UTC+2``, ``GMT+1``, ``UTC-05:30``, ``+0200`` -> a fixed offset (``UTC+0`` -> UTC);
+    None when ``text`` is not written as an offset."""
+    m = _OFFSET.fullmatch(text.strip().casefold())
+    if m is None:
+        return None
+    sign = -1 if m.group(1) != "+" else 1
+    hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+    if minutes > 59:
+        raise CommandError(f"{_quote(text)} is not a time zone; {_ZONE_USAGE}")
+    offset = sign * timedelta(hours=hours, minutes=minutes)
+    if abs(offset) > _MAX_OFFSET:
+        raise CommandError(
+            f"{_quote(text)} is further from UTC than any clock; offsets go from UTC-12 to UTC+14"
+        )
+    if not offset:
+        return ZoneInfo("UTC")
+    shown = f"UTC{'+' if sign > 0 else '-'}{hours:02d}:{minutes:02d}"
+    return timezone(offset, shown)
 
-    A typo or a bare city gets a suggestion in the error message.
+
+def zone_name(tz: tzinfo) -> str:
+    """The name ``parse_timezone`` reads back: ``Europe/Berlin``, or ``UTC+02:00``."""
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    return tz.tzname(None) or "UTC"
+
+
+def is_fixed_offset(tz: tzinfo) -> bool:
+    """Whether ``tz`` is an offset that never changes (no daylight saving time), not a place."""
+    return not isinstance(tz, ZoneInfo)
+
+
+def zones_at_offset(offset: timedelta, now: datetime, limit: int = 3) -> list[str]:
+    """Up to ``limit`` zone names whose clocks are ``offset`` from UTC at ``now``, well-known
+    cities first: what to suggest to someone who gave a fixed offset."""
+    now = _utc(now)
+    found: list[str] = []
+    others = sorted(
+        name
+        for name in _zone_names().values()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))
+    )
+    for name in (*_WELL_KNOWN_ZONES, *others):
+        if name not in found and now.astimezone(ZoneInfo(name)).utcoffset() == offset:
+            found.append(name)
+            if len(found) == limit:
+                break
+    return found
+
+
+def parse_timezone(text: str) -> tzinfo:
+    """An IANA time zone name in any case (``europe/berlin``, ``America/New York``), ``UTC``,
+    or a fixed offset from UTC (``UTC+2``, ``GMT+1``, ``UTC-05:30``, ``+02:00``).
+
+    A typo or a bare city gets a suggestion in the error message. ``zone_name`` gives the
+    name to store; a fixed offset has no daylight saving time (see ``is_fixed_offset``).
     """
     key = "_".join(text.split()).casefold()
     if not key:
         raise CommandError(f"no time zone given; {_ZONE_USAGE}")
+    offset = _parse_offset(text)
+    if offset is not None:
+        return offset
     name = _zone_names().get(key)
     if name is not None:
         return ZoneInfo(name)
@@ -601,8 +707,9 @@ _SEND_NOW = QuietDecision(hold=False, release_at=None, silent=False)
 
 
 def parse_quiet(text: str) -> QuietHours | None:
-    """``22:00-07:00`` (may wrap midnight), ``22:00-07:00 silent``, or ``off`` (None)."""
-    words = text.strip().lower()
+    """``22:00-07:00`` (may wrap midnight), ``22:00-07:00 silent``, or ``off`` (None); the times
+    as ``parse_time_of_day`` reads them: ``10pm-7am``, ``22-7``."""
+    words = _join_meridiem(text.strip())
     if not words:
         raise CommandError(f"no quiet hours given; {_QUIET_USAGE}")
     if words == "off":
@@ -616,7 +723,7 @@ def parse_quiet(text: str) -> QuietHours | None:
     return QuietHours(start, end, silent=m.group(3) is not None)
 
 
-def _quiet_ends(quiet: QuietHours, tz: ZoneInfo, now: datetime) -> datetime:
+def _quiet_ends(quiet: QuietHours, tz: tzinfo, now: datetime) -> datetime:
     """The first moment after ``now`` at which the clocks in ``tz`` show a time outside ``quiet``.
 
     The clock leaves the range only where it reaches (or jumps past) the end, or where it goes
@@ -638,7 +745,7 @@ def _quiet_ends(quiet: QuietHours, tz: ZoneInfo, now: datetime) -> datetime:
     raise AssertionError("the clock stays inside the quiet hours for days")  # pragma: no cover
 
 
-def quiet_decision(quiet: QuietHours | None, tz: ZoneInfo, now: datetime) -> QuietDecision:
+def quiet_decision(quiet: QuietHours | None, tz: tzinfo, now: datetime) -> QuietDecision:
     """What to do with an instant alert at ``now``: send it, hold it, or send it silently.
 
     Held while the chat's clock shows a time inside the quiet hours; ``release_at`` is the first

@@ -36,7 +36,13 @@ from typing import Any
 from watchers.errors import CommandError, QueryError
 from watchers.model import Chat, Watchlist
 from watchers.query import parse_query
-from watchers.schedule import is_muted, parse_quiet, parse_schedule, parse_timezone
+from watchers.schedule import (
+    is_muted,
+    parse_quiet,
+    parse_schedule,
+    parse_timezone,
+    zone_name,
+)
 
 __all__ = [
     "FORMAT",
@@ -273,7 +279,7 @@ def _chat_settings(value: object, check: _Checker) -> ChatSettings:
     text = check.text(table, "timezone", "settings")
     if text is not None:
         zone = check.parsed("settings, timezone", parse_timezone, text)
-        timezone = zone.key if zone is not None else None
+        timezone = zone_name(zone) if zone is not None else None
     text = check.text(table, "schedule", "settings")
     if text is not None:
         parsed = check.parsed("settings, schedule", parse_schedule, text)

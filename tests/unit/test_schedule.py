@@ -297,9 +297,9 @@ USAGE = "use one of: instant, hourly, daily 08:00, weekly mon 08:00"
         ("hourly 30", f"hourly takes no time or day; {USAGE}"),
         ("daily", "daily needs one time of day, e.g. daily 08:00"),
         ("daily 08:00 09:00", "daily needs one time of day, e.g. daily 08:00"),
-        ("daily 25:00", "'25:00' is not a time of day; use HH:MM, e.g. 08:00"),
-        ("daily 08:60", "'08:60' is not a time of day; use HH:MM, e.g. 08:00"),
-        ("daily 8am", "'8am' is not a time of day; use HH:MM, e.g. 08:00"),
+        ("daily 25:00", "'25:00' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("daily 08:60", "'08:60' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("daily 13pm", "'13pm' is not a time of day; use e.g. 08:00, 8am or 22:30"),
         ("weekly 08:00", "weekly needs a day and a time of day, e.g. weekly mon 08:00"),
         ("weekly mon", "weekly needs a day and a time of day, e.g. weekly mon 08:00"),
         (
@@ -310,7 +310,7 @@ USAGE = "use one of: instant, hourly, daily 08:00, weekly mon 08:00"
             "weekly mo 08:00",
             "'mo' is not a day of the week; use mon, tue, wed, thu, fri, sat or sun",
         ),
-        ("weekly mon 8", "'8' is not a time of day; use HH:MM, e.g. 08:00"),
+        ("weekly mon 8h", "'8h' is not a time of day; use e.g. 08:00, 8am or 22:30"),
     ],
 )
 def test_parse_schedule_errors(text: str, message: str) -> None:
@@ -641,13 +641,19 @@ def test_parse_timezone(text: str, key: str) -> None:
         (
             "Mars/Olympus_Mons",
             "'Mars/Olympus_Mons' is not a time zone; "
-            "use a name like Europe/Berlin, America/New_York or UTC",
+            "use a name like Europe/Berlin, America/New_York or UTC, "
+            "or an offset like UTC+02:00",
         ),
-        ("", "no time zone given; use a name like Europe/Berlin, America/New_York or UTC"),
+        (
+            "",
+            "no time zone given; use a name like Europe/Berlin, America/New_York or UTC, "
+            "or an offset like UTC+02:00",
+        ),
         (
             "../../etc/passwd",
             "'../../etc/passwd' is not a time zone; "
-            "use a name like Europe/Berlin, America/New_York or UTC",
+            "use a name like Europe/Berlin, America/New_York or UTC, "
+            "or an offset like UTC+02:00",
         ),
     ],
 )
@@ -657,7 +663,9 @@ def test_parse_timezone_errors(text: str, message: str) -> None:
 
 def test_parse_timezone_does_not_search_for_a_novel() -> None:
     message = error_of(parse_timezone, "Europe/Berlin" * 100)
-    assert message.endswith("use a name like Europe/Berlin, America/New_York or UTC")
+    assert message.endswith(
+        "use a name like Europe/Berlin, America/New_York or UTC, or an offset like UTC+02:00"
+    )
 
 
 # --- quiet hours -------------------------------------------------------------------------------
@@ -697,8 +705,8 @@ QUIET_USAGE = "use e.g. 22:00-07:00, 22:00-07:00 silent, or off"
         ("nights", f"'nights' is not a range of hours; {QUIET_USAGE}"),
         ("22:00", f"'22:00' is not a range of hours; {QUIET_USAGE}"),
         ("22:00-07:00 loud", f"'22:00-07:00 loud' is not a range of hours; {QUIET_USAGE}"),
-        ("22:00-24:00", "'24:00' is not a time of day; use HH:MM, e.g. 08:00"),
-        ("10pm-7am", "'10pm' is not a time of day; use HH:MM, e.g. 08:00"),
+        ("22:00-24:00", "'24:00' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("10pm-0am", "'0am' is not a time of day; use e.g. 08:00, 8am or 22:30"),
         ("07:00-07:00", f"quiet hours must start and end at different times; {QUIET_USAGE}"),
     ],
 )
@@ -708,7 +716,9 @@ def test_parse_quiet_errors(text: str, message: str) -> None:
 
 def test_parse_time_of_day() -> None:
     assert parse_time_of_day("7:05") == time(7, 5)
-    assert error_of(parse_time_of_day, "7") == "'7' is not a time of day; use HH:MM, e.g. 08:00"
+    assert error_of(parse_time_of_day, "7:5") == (
+        "'7:5' is not a time of day; use e.g. 08:00, 8am or 22:30"
+    )
 
 
 NIGHT = QuietHours(time(22), time(7))
