@@ -274,6 +274,7 @@ def register_handlers(app: NewswatchApp) -> None:
         "watch": handlers.cmd_watch,
         "watchlists": handlers.cmd_watchlists,
         "test": preview.cmd_test,
+        "status": handlers.cmd_status,
         "unwatch": handlers.cmd_unwatch,
         "feeds": handlers.cmd_feeds,
         "addfeed": handlers.cmd_addfeed,
@@ -302,6 +303,9 @@ def register_handlers(app: NewswatchApp) -> None:
     app.add_handler(CallbackQueryHandler(buttons.on_watchlist_button, pattern="^wl:"))
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    # Keep this last in group 0: it answers the text and commands no handler above took (a
+    # conversation waiting for a typed answer must be added before it).
+    app.add_handler(MessageHandler(filters.TEXT & updates, handlers.on_unknown))
     app.add_error_handler(handlers.on_error)
 
 

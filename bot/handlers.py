@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from telegram import BotCommand, InlineKeyboardMarkup, Message, MessageOriginChannel, Update
 from telegram.constants import ParseMode
@@ -17,14 +17,25 @@ from telegram.error import TelegramError
 
 from bot import buttons, transfer
 from bot.delivery import queue_digests
-from bot.render import split_lines, text_html
+from bot.render import counted, split_lines, text_html
 from bot.services import Context, Services
+from bot.status import render_status
 from watchers.errors import CommandError, FeedError, NewswatchError, QueryError
 from watchers.fetch import validate_feed_url
-from watchers.model import Chat, Feed, Watchlist
-from watchers.query import QUERY_HELP
+from watchers.model import Chat, Feed, PendingHit, Watchlist
+from watchers.query import QUERY_HELP, parse_query
 from watchers.quotes import shorten
-from watchers.schedule import parse_mute, parse_quiet, parse_schedule, parse_timezone
+from watchers.schedule import (
+    DEFAULT_MUTE,
+    is_fixed_offset,
+    is_muted,
+    parse_mute,
+    parse_quiet,
+    parse_schedule,
+    parse_timezone,
+    zone_name,
+    zones_at_offset,
+)
 from watchers.text import neutralise_controls
 
 logger = logging.getLogger(__name__)
@@ -33,7 +44,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Subscribe this chat and follow the default feeds"),
     ("watch", "Watch for a query: /watch Russia AND embassy"),
     ("test", "Try a query on the last 3 days of stories: /test gas OR LNG"),
-    ("watchlists", "List this chat's watchlists"),
+    ("watchlists", "List this chat's watchlists and their state"),
+    ("status", "Feeds, watchlists and what is waiting, on one page"),
     ("unwatch", "Stop a watchlist: /unwatch 2"),
     ("feeds", "List the feeds this chat follows"),
     ("addfeed", "Follow a feed: /addfeed https://example.com/rss"),
@@ -41,14 +53,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("digest", "Send what is waiting now: /digest now"),
     ("schedule", "When digests come: /schedule daily 08:00"),
     ("timezone", "Set this chat's timezone: /timezone Europe/Berlin"),
-    ("quiet", "Quiet hours: /quiet 22:00-07:00 (or off)"),
-    ("mute", "Mute a watchlist for a while: /mute 1 2h"),
+    ("quiet", "Quiet hours: /quiet 10pm-7am (or off)"),
+    ("mute", "Mute a watchlist for a day, or a while: /mute 1 2h"),
     ("pause", "Pause a watchlist: /pause 1"),
     ("resume", "Resume a paused watchlist: /resume 1"),
     ("channel", "Manage a channel from this chat: /channel @name (or off)"),
     ("export", "Send this chat's feeds (OPML) and settings (JSON) as files"),
     ("import", "Restore settings: answer the file from /export with /import"),
-    ("help", "How newswatch works; /help query for the query language"),
+    ("help", "How newswatch works; /help query, /help digest, /help feeds"),
     ("stop", "Pause all alerts for this chat"),
 )
 
@@ -150,9 +162,17 @@ async def _is_admin_of(context: Context, chat_id: int, user_id: int) -> bool:
 async def _known_chat(update: Update, context: Context, services: Services) -> Chat:
     chat = await _acting_chat(update, context, services)
     stored = services.store.get_chat(chat.id)
-    if stored is None or not stored.active:
+    if stored is None:
         raise CommandError("This chat isn't subscribed yet. Send /start first.")
+    if not stored.active:
+        raise CommandError(PAUSED_TEXT)
     return stored
+
+
+PAUSED_TEXT = (
+    "⏸ Alerts are paused for this chat (after /stop, or while I was blocked or removed). "
+    "Send /start to resume: your feeds and watchlists are kept."
+)
 
 
 async def _command(
@@ -240,6 +260,14 @@ def list_number(arg: str) -> int | None:
     return int(arg) if len(arg) <= 9 else 0
 
 
+def _find(items: list[Watchlist], arg: str) -> Watchlist | None:
+    """The watchlist ``arg`` names (by list number or name), or None."""
+    n = list_number(arg)
+    if n is not None:
+        return items[n - 1] if 1 <= n <= len(items) else None
+    return next((w for w in items if w.name.casefold() == arg.casefold()), None)
+
+
 def _pick(items: list[Watchlist], arg: str) -> Watchlist:
     n = list_number(arg)
     if n is not None:
@@ -280,16 +308,27 @@ async def cmd_start(update: Update, context: Context) -> None:
     now = services.clock()
     chat = await _acting_chat(update, context, services)
     store = services.store
-    _subscribe(services, chat, store.get_chat(chat.id), now)
+    before = store.get_chat(chat.id)
+    _subscribe(services, chat, before, now)
     feeds = store.followed_feeds(chat.id)
     watchlists = store.watchlists(chat.id)
+    has = f"{counted(len(watchlists), 'watchlist')}, {counted(len(feeds), 'feed')}"
+    if before is not None and watchlists:
+        # A returning chat (after /stop, a block, or a second /start) is told what it has.
+        greeting = "👋 Welcome back" if not before.active else "👋 newswatch is already on"
+        lines = [
+            f"{greeting}: {has}. Alerts are on for this chat.",
+            "/status shows everything; /watchlists and /feeds list them.",
+        ]
+        if not feeds:
+            lines.append("You follow no feeds: add one with /addfeed <i>URL</i>.")
+        await _reply(update, context, "\n".join(lines))
+        return
     lines = ["👋 <b>newswatch</b> is on for this chat."]
     if feeds:
-        lines.append(f"You follow {len(feeds)} feed{'s' if len(feeds) != 1 else ''} (/feeds).")
+        lines.append(f"You follow {counted(len(feeds), 'feed')} (/feeds).")
     else:
         lines.append("You follow no feeds yet: add one with /addfeed <i>URL</i>.")
-    if watchlists:
-        lines.append(f"Your {len(watchlists)} watchlist(s) are active again (/watchlists).")
     lines += [
         "",
         "Next, tell me what to watch for:",
@@ -303,46 +342,139 @@ async def cmd_start(update: Update, context: Context) -> None:
 
 HELP = """<b>newswatch</b> sends you new stories from your feeds that match your watchlists.
 
-<b>Watchlists</b>
-/watch <i>query</i> — e.g. <code>/watch Russia AND embassy</code>
-/watch <i>name</i>: <i>query</i> — e.g. <code>/watch Gas: gas OR LNG</code>
-/watchlists — list them · /unwatch <i>number or name</i>
-
-<b>Feeds</b>
-/feeds — list them · /addfeed <i>URL</i> · /removefeed <i>number or URL</i>
-
-<b>When digests come</b>
-/schedule instant · hourly · daily 08:00 · weekly mon 08:00 (for one watchlist: \
-<code>/schedule Embassies: daily 08:00</code>)
-/timezone Europe/Berlin · /quiet 22:00-07:00 [silent] · /quiet off
-/mute <i>watchlist</i> 2h · /pause <i>watchlist</i> · /resume <i>watchlist</i>
-/digest now — send what is waiting
-
-<b>Chat</b>
+/watch <i>query</i> — watch for stories, e.g. <code>/watch Russia AND embassy</code>
+/watchlists — your watchlists and their state · /unwatch <i>number or name</i>
+/feeds — the feeds you follow · /addfeed <i>URL</i>
+/status — feeds, watchlists, and what is waiting
 /stop — pause alerts (your settings are kept) · /start — resume
-/channel @name — in a private chat: manage a channel where you and I are admins (or forward \
-me one of its posts); /channel off to manage this chat again
 
-/help query — the query language: AND, OR, NOT, "phrases", prefix*, NEAR/n, title:, \
-PERSON:, ORG:, GPE:"""
+More, with examples to copy:
+/help query — how to write a query
+/help digest — when and how stories come
+/help feeds — feeds, files and channels"""
+
+HELP_QUERY_EXAMPLES = """<b>Examples</b> (tap one to copy it)
+<code>/watch Russia AND embassy</code>
+<code>/watch Gas: gas OR LNG</code> — a name, a colon, then the query
+<code>/watch Talks: PERSON:Putin NEAR/10 "peace talks"</code>
+<code>/watch Strikes: title:strike* NOT football</code>
+A name on the first line and the query on the next works too.
+<code>/test gas OR LNG</code> — the recent stories a query would have caught.
+/watch again with the same name replaces its query; /unwatch <i>name</i> removes it."""
+
+HELP_DIGEST = """<b>When stories come</b>
+Instant alerts by default; a digest per watchlist otherwise. Examples to copy:
+<code>/schedule daily 8am</code> · <code>/schedule weekly mon 08:00</code> · \
+<code>/schedule hourly</code> · <code>/schedule instant</code>
+<code>/schedule Embassies: daily 18:00</code> — for one watchlist \
+(<code>/schedule Embassies: default</code> to follow the chat's)
+<code>/timezone Europe/Berlin</code> — times are on your clock (UTC+2 works, without DST)
+<code>/quiet 10pm-7am</code> — alerts wait until the end · \
+<code>/quiet 22:00-07:00 silent</code> — they come without a sound · <code>/quiet off</code>
+<code>/mute Embassies</code> — for a day · <code>/mute Embassies 2h</code> · \
+<code>/mute Embassies off</code>
+<code>/pause Embassies</code> · <code>/resume Embassies</code> — stop looking, start again
+<code>/digest now</code> — send what is waiting · <code>/digest more</code> — the rest of a \
+long digest
+/status shows each watchlist's state and when what is waiting goes."""
+
+HELP_FEEDS = """<b>Feeds</b>
+<code>/addfeed https://example.com/rss</code> — a feed, or a web page that links to one
+/feeds — the list, with any feed that keeps failing · <code>/removefeed 2</code>
+Send me an OPML file (from any feed reader) to follow its feeds.
+<code>/export</code> — your feeds (OPML) and settings (JSON) as files; answer the settings \
+file with <code>/import</code> to restore them.
+<b>Groups and channels</b>
+In a group, an admin sends /start there; everyone may read, only admins change things.
+For a channel, make me an admin who can post, then in a private chat: \
+<code>/channel @yourchannel</code> (or forward me one of its posts); \
+<code>/channel off</code> to manage your own chat again."""
+
+HELP_PAGES: dict[str, str] = {
+    "query": f"<pre>{text_html(QUERY_HELP)}</pre>\n{HELP_QUERY_EXAMPLES}",
+    "digest": HELP_DIGEST,
+    "feeds": HELP_FEEDS,
+}
+"""``/help <page>``; a page is found by the start of its name (``/help q``, ``/help Digests``)."""
 
 
 async def cmd_help(update: Update, context: Context) -> None:
-    if _args(update).casefold().startswith("query"):
-        await _reply(update, context, f"<pre>{text_html(QUERY_HELP)}</pre>")
-    else:
+    words = _args(update).casefold().split()
+    if not words:
         await _reply(update, context, HELP)
+        return
+    key = words[0]
+    page = next(
+        (page for name, page in HELP_PAGES.items() if name.startswith(key) or key.startswith(name)),
+        None,
+    )
+    if page is None:
+        pages = ", ".join(f"/help {name}" for name in HELP_PAGES)
+        page = f"There is no help page “{text_html(_echo(key))}”. The pages are {pages}."
+    await _reply(update, context, page)
+
+
+UNKNOWN_TEXT = (
+    "I don't know /{command}. /help lists what I can do, e.g. "
+    "<code>/watch Russia AND embassy</code>."
+)
+PLAIN_TEXT = (
+    "I work with commands: e.g. <code>/watch Russia AND embassy</code> to get new stories "
+    "about that from your feeds. /help lists them all; /status shows how things stand."
+)
+
+
+async def on_unknown(update: Update, context: Context) -> None:
+    """A command nothing else took, or plain text in a private chat: a short answer pointing
+    at /help. In groups only a command addressed to this bot (``/foo@thisbot``) is answered,
+    never the members' chatter; in channels (posts are public) nothing is."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or chat.type == "channel" or not message.text:
+        return
+    text = message.text
+    if not text.startswith("/"):
+        if chat.type == "private":
+            await _reply(update, context, PLAIN_TEXT)
+        return
+    head = text[1:].split(maxsplit=1)
+    command, _, addressee = (head[0] if head else "").partition("@")
+    me = context.bot.username or ""
+    if chat.type != "private" and addressee.casefold() != me.casefold():
+        return
+    await _reply(update, context, UNKNOWN_TEXT.format(command=text_html(_echo(command))))
 
 
 def split_name(arg: str) -> tuple[str, str]:
     """``"Gas: gas OR LNG"`` -> ``("Gas", "gas OR LNG")``; ``"PERSON:Putin"`` has no name.
 
-    A name is what stands before the first colon when a space follows that colon.
+    A name is what stands before the first colon when a space (or nothing: ``"Gas:"`` names
+    an empty query) follows that colon.
     """
     head, sep, tail = arg.partition(":")
-    if sep and tail[:1].isspace() and head.strip() and not set(head) & set('"()'):
+    if sep and (not tail or tail[:1].isspace()) and head.strip() and not set(head) & set('"()'):
         return head.strip(), tail.strip()
     return "", arg
+
+
+def split_watch(arg: str) -> tuple[str, str]:
+    """The name and the query of ``/watch``'s argument; the name is "" when none is given.
+
+    ``Name: query`` names it, as everywhere. A message of several lines without that colon on
+    its first line is read as a name on the first line and the query below it::
+
+        /watch Embassies
+        Russia AND embassy
+
+    A name never holds a line break: its spaces and line breaks are collapsed to one space.
+    """
+    name, query = split_name(arg)
+    if "\n" in name:  # the colon was further down: part of the query (``PERSON: x``)
+        name, query = "", arg
+    if not name and "\n" in arg:
+        first, _, rest = arg.partition("\n")
+        if rest.strip():
+            name, query = first, rest.strip()
+    return " ".join(name.split()), query
 
 
 async def cmd_watch(update: Update, context: Context) -> None:
@@ -351,14 +483,18 @@ async def cmd_watch(update: Update, context: Context) -> None:
         context,
         usage=(
             "Tell me what to watch for, e.g. /watch Russia AND embassy "
-            "or /watch Embassies: Russia AND embassy"
+            "or /watch Embassies: Russia AND embassy (/help query shows how to write one)."
         ),
     )
-    name, query_text = split_name(arg)
+    name, query_text = split_watch(arg)
     if not query_text:
-        raise CommandError("The query after the name is empty.")
+        raise CommandError(
+            f"The query is empty: write what to watch for after the name, e.g. "
+            f"/watch {_echo(name)}: Russia AND embassy."
+        )
     if not name:
-        name = query_text if len(query_text) <= MAX_NAME else query_text[: MAX_NAME - 1] + "…"
+        flat = " ".join(query_text.split())
+        name = flat if len(flat) <= MAX_NAME else flat[: MAX_NAME - 1] + "…"
     existing = services.store.watchlists(chat.id)
     most = services.config.limits.watchlists_per_chat
     if len(existing) >= most and all(w.name.casefold() != name.casefold() for w in existing):
@@ -383,6 +519,12 @@ async def cmd_watch(update: Update, context: Context) -> None:
         + (" (this replaces its earlier query)" if replaced else ""),
     ]
     lines += [f"Note: {text_html(w)}" for w in query.warnings]
+    twin = _same_query(existing, watchlist, str(query))
+    if twin is not None:
+        lines.append(
+            f"Note: your watchlist <b>{text_html(twin.name)}</b> has the same query, so matching "
+            f"stories come twice. /unwatch {text_html(twin.name)} if you meant to rename it."
+        )
     if not feeds:
         lines.append("You follow no feeds yet: add one with /addfeed <i>URL</i>.")
         await _reply(update, context, "\n".join(lines))
@@ -403,6 +545,51 @@ async def cmd_watch(update: Update, context: Context) -> None:
     await _reply(update, context, "\n".join(lines))
 
 
+def _same_query(existing: list[Watchlist], new: Watchlist, query: str) -> Watchlist | None:
+    """Another watchlist whose query reads the same as ``query`` once parsed, if any."""
+    for w in existing:
+        if w.id == new.id:
+            continue
+        try:
+            if str(parse_query(w.query)).casefold() == query.casefold():
+                return w
+        except QueryError:
+            continue
+    return None
+
+
+async def cmd_status(update: Update, context: Context) -> None:
+    """Everything about this chat on one page; for a paused chat too (it says so)."""
+    services = _services(context)
+    chat = await _acting_chat(update, context, services)
+    store = services.store
+    stored = store.get_chat(chat.id)
+    if stored is None:
+        raise CommandError("This chat isn't subscribed yet. Send /start first.")
+    watchlists = store.watchlists(chat.id)
+    waiting = _count_stories(store.pending_hits(chat.id))
+    everything = _count_stories(store.pending_hits(chat.id, include_held=True))
+    held = sum(everything.values()) - sum(waiting.values())
+    text = render_status(
+        stored,
+        store.followed_feeds(chat.id),
+        watchlists,
+        waiting,
+        held,
+        interval=services.engine.interval,
+        now=services.clock(),
+    )
+    await _reply(update, context, text)
+
+
+def _count_stories(hits: list[PendingHit]) -> dict[int, int]:
+    """Stories per watchlist (one story from several feeds counts once)."""
+    stories: dict[int, set[str]] = {}
+    for hit in hits:
+        stories.setdefault(hit.watchlist_id, set()).add(hit.story or f"#{hit.article_id}")
+    return {watchlist_id: len(found) for watchlist_id, found in stories.items()}
+
+
 async def cmd_watchlists(update: Update, context: Context) -> None:
     services, chat, _ = await _command(update, context, admin=False)
     items = services.store.watchlists(chat.id)
@@ -411,12 +598,28 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
             update, context, "No watchlists yet. Add one: <code>/watch Russia AND embassy</code>"
         )
         return
+    now = services.clock()
     lines = ["<b>Your watchlists</b>"]
     for i, w in enumerate(items, 1):
         name, query = text_html(w.name), text_html(w.query)
         lines.append(f"{i}. <b>{name}</b>: <code>{query}</code>")
-    lines.append("Remove one with /unwatch <i>number or name</i>.")
+        lines.append(f"   {watchlist_state(chat, w, now)}")
+    lines.append("Remove one with /unwatch <i>number or name</i>; /status shows what is waiting.")
     await _reply(update, context, "\n".join(lines), buttons.watchlists_keyboard(items))
+
+
+def watchlist_state(chat: Chat, watchlist: Watchlist, now: datetime) -> str:
+    """``⏸ paused`` / ``🔕 muted until Tue 14:30`` / the digests' schedule, as HTML: what a
+    user needs to know to understand why a story came, or did not."""
+    states: list[str] = []
+    if watchlist.paused:
+        states.append(f"⏸ paused (/resume {text_html(watchlist.name)})")
+    if is_muted(watchlist.muted_until, now) and watchlist.muted_until is not None:
+        states.append(f"🔕 muted until {local_time(watchlist.muted_until, chat.timezone)}")
+    own = watchlist.schedule is not None
+    when = _describe_schedule(watchlist.schedule or chat.schedule, chat.timezone)
+    states.append(f"📅 {when}" + ("" if own else " (the chat's schedule)"))
+    return " · ".join(states)
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
@@ -441,10 +644,18 @@ async def cmd_feeds(update: Update, context: Context) -> None:
 
 async def cmd_addfeed(update: Update, context: Context) -> None:
     services, chat, arg = await _command(
-        update, context, usage="Which feed? /addfeed https://example.com/rss"
+        update,
+        context,
+        usage="Which feed? Send its address, e.g. /addfeed https://example.com/rss (a web page "
+        "that links to its feed works too).",
     )
     most = services.config.limits.feeds_per_chat
-    if len(services.store.followed_feeds(chat.id)) >= most:
+    followed = services.store.followed_feeds(chat.id)
+    already = _followed_feed(followed, arg)
+    if already is not None:
+        await _reply(update, context, _already_following(already))
+        return
+    if len(followed) >= most:
         raise CommandError(
             f"This chat follows {most} feed{'s' if most != 1 else ''}, the most it can. "
             "Remove one with /removefeed."
@@ -453,14 +664,18 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
         url = validate_feed_url(arg)
         feed, count = await services.engine.follow_new_feed(chat.id, url, services.clock())
     except FeedError as e:
+        why = e.message.rstrip(" :")
         await _reply(
             update,
             context,
-            f"I couldn't add that feed: {text_html(e.message)}\n"
+            f"I couldn't add that feed: {text_html(as_sentence(why, capital=False))}\n"
             "Check the address, or try the site's RSS or Atom link.",
         )
         return
-    items = f" ({count} {'story' if count == 1 else 'stories'} in it now)" if count else ""
+    if any(f.id == feed.id for f in followed):  # the page led to a feed already followed
+        await _reply(update, context, _already_following(feed))
+        return
+    items = f" ({counted(count, 'story', 'stories')} in it now)" if count else ""
     if feed.url != url:
         items += " — the feed that page links to"
     await _reply(
@@ -469,6 +684,15 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
         f"✅ Following <b>{text_html(feed.title)}</b>{items}. "
         "New stories will be checked against your watchlists.",
     )
+
+
+def _followed_feed(feeds: list[Feed], url: str) -> Feed | None:
+    """The feed among ``feeds`` at ``url`` (a trailing slash aside), or None."""
+    return next((f for f in feeds if f.url.rstrip("/") == url.rstrip("/")), None)
+
+
+def _already_following(feed: Feed) -> str:
+    return f"You already follow <b>{text_html(feed.title)}</b>. /feeds lists your feeds."
 
 
 async def cmd_removefeed(update: Update, context: Context) -> None:
@@ -483,9 +707,7 @@ async def cmd_removefeed(update: Update, context: Context) -> None:
             raise CommandError(f"There is no feed number {_echo(arg)}. See /feeds.")
         feed = feeds[n - 1]
     else:
-        feed = next(
-            (f for f in feeds if f.url == arg or f.url.rstrip("/") == arg.rstrip("/")), None
-        )
+        feed = _followed_feed(feeds, arg)
         if feed is None:
             raise CommandError("You don't follow that feed. See /feeds.")
     services.store.unfollow(chat.id, feed.id)
@@ -505,14 +727,26 @@ async def cmd_stop(update: Update, context: Context) -> None:
     )
 
 
+def as_sentence(text: str, *, capital: bool = True) -> str:
+    """The engine's clauses (``quiet hours must start and end at different times; use …``) as a
+    sentence a person would write: a capital letter first (unless the clause ends a sentence
+    begun before it), a full stop (or ? or !) last."""
+    text = text.strip()
+    if not text:
+        return text
+    if capital and text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!", "…")) else text + "."
+
+
 async def on_error(update: object, context: Context) -> None:
     """The one place where errors become messages."""
     error = context.error
     if isinstance(error, CommandError):
-        text = text_html(error.message)
+        text = text_html(as_sentence(error.message))
     elif isinstance(error, NewswatchError):
         logger.warning("command failed error=%s", error)
-        text = "Sorry, that didn't work: " + text_html(str(error))
+        text = text_html(as_sentence(f"Sorry, that didn't work: {error}"))
     else:
         logger.error("unhandled error in a handler or job", exc_info=error)
         text = "Sorry, something went wrong on my side. Please try again in a minute."
@@ -537,13 +771,21 @@ async def cmd_timezone(update: Update, context: Context) -> None:
         )
         return
     zone = parse_timezone(arg)
-    services.store.set_chat_settings(chat.id, timezone=zone.key)
-    now = services.clock().astimezone(zone)
-    await _reply(
-        update,
-        context,
-        f"🕑 Timezone set to <b>{text_html(zone.key)}</b> (it is {now:%H:%M} there now).",
-    )
+    name = zone_name(zone)
+    services.store.set_chat_settings(chat.id, timezone=name)
+    now = services.clock()
+    local = now.astimezone(zone)
+    text = f"🕑 Timezone set to <b>{text_html(name)}</b> (it is {local:%H:%M} there now)."
+    if is_fixed_offset(zone):
+        offset = local.utcoffset()
+        cities = zones_at_offset(offset, now) if offset is not None else []
+        text += " A fixed offset does not change for daylight saving time"
+        text += (
+            f": to follow a place's clocks, use its zone, e.g. /timezone {cities[0]}."
+            if cities
+            else "."
+        )
+    await _reply(update, context, text)
 
 
 async def cmd_schedule(update: Update, context: Context) -> None:
@@ -618,14 +860,20 @@ async def cmd_quiet(update: Update, context: Context) -> None:
 
 
 async def cmd_mute(update: Update, context: Context) -> None:
-    services, chat, arg = await _command(update, context)
+    """``/mute Embassies 2h``; without a duration for a day, as the button under a digest."""
+    services, chat, arg = await _command(
+        update,
+        context,
+        usage="Which watchlist, and for how long? /mute Embassies 2h (or 1d, 30m, off); "
+        "/mute Embassies alone mutes it for a day.",
+    )
+    items = services.store.watchlists(chat.id)
     target, _, duration = arg.rpartition(" ")
-    if not target or not duration:
-        raise CommandError(
-            "Which watchlist, and for how long? /mute Embassies 2h (or 1d, 30m, off)"
-        )
-    watchlist = _pick(services.store.watchlists(chat.id), target.strip())
-    length = parse_mute(duration)
+    whole = _find(items, arg)
+    if whole is not None or not target:
+        watchlist, length = whole or _pick(items, arg), DEFAULT_MUTE
+    else:
+        watchlist, length = _pick(items, target.strip()), parse_mute(duration)
     now = services.clock()
     if not length:
         services.store.set_watchlist_mute(watchlist.id, None)
@@ -635,13 +883,18 @@ async def cmd_mute(update: Update, context: Context) -> None:
     await _reply(update, context, mute_text(watchlist.name, now + length, chat.timezone))
 
 
-def mute_text(name: str, until: datetime, timezone: str) -> str:
+def local_time(moment: datetime, timezone: str) -> str:
+    """``Tue 14:30``: a moment on the chat's clock (in the coming week, so the day suffices)."""
     try:
-        local = until.astimezone(parse_timezone(timezone))
+        local = moment.astimezone(parse_timezone(timezone))
     except CommandError:
-        local = until
+        local = moment
+    return f"{local:%a %H:%M}"
+
+
+def mute_text(name: str, until: datetime, timezone: str) -> str:
     return (
-        f"🔕 <b>{text_html(name)}</b> is muted until {local:%a %H:%M}. "
+        f"🔕 <b>{text_html(name)}</b> is muted until {local_time(until, timezone)}. "
         "Stories found meanwhile come in one digest after that."
     )
 
@@ -673,7 +926,12 @@ async def cmd_resume(update: Update, context: Context) -> None:
 
 async def cmd_digest(update: Update, context: Context) -> None:
     """``/digest now`` and ``/digest more`` (also ``/digest_more``): send what is waiting."""
-    services, chat, _ = await _command(update, context)
+    services, chat, arg = await _command(update, context)
+    if arg.casefold() not in ("", "now", "more"):
+        raise CommandError(
+            f"I can't send a digest “{_echo(arg)}”. /digest now sends what is waiting, "
+            "/digest more the rest of a long digest; /schedule sets when digests come."
+        )
     now = services.clock()
     queued = queue_digests(
         services.store,
@@ -715,9 +973,13 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer(f"Only the {where}'s admins can change this watchlist.")
         return
     if action == "mute":
-        until = services.clock() + timedelta(days=1)
+        until = services.clock() + DEFAULT_MUTE
         services.store.set_watchlist_mute(watchlist.id, until)
-        await query.answer(f"{watchlist.name} is muted for a day.")
+        chat = services.store.get_chat(watchlist.chat_id)
+        when = local_time(until, chat.timezone if chat is not None else "UTC")
+        await query.answer(
+            f"{watchlist.name} is muted until {when}. /mute {watchlist.name} off ends it."
+        )
     elif action == "pause":
         services.engine.set_paused(watchlist.id, True)
         await query.answer(f"{watchlist.name} is paused. /resume {watchlist.name} to restart it.")

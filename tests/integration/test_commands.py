@@ -126,8 +126,12 @@ async def test_stop_pauses_and_start_resumes(app: NewswatchApp, telegram: FakeTe
     await chat.say("/start")
     await chat.say("/watch gas")
     assert "paused" in await chat.say("/stop")
-    assert "/start" in await chat.say("/watchlists")
-    assert "watchlist(s) are active again" in await chat.say("/start")
+    answer = await chat.say("/watchlists")
+    assert "paused" in answer and "/start to resume" in answer
+    assert "isn't subscribed" not in answer
+    answer = await chat.say("/start")
+    assert answer.startswith("👋 Welcome back: 1 watchlist, 1 feed.")
+    assert "tell me what to watch for" not in answer
 
 
 async def test_help_and_query_help(app: NewswatchApp, telegram: FakeTelegram) -> None:
