@@ -16,10 +16,13 @@ terms, the mix of ``bench/pipeline.py``), and the engine polls every feed twice:
 Prints one JSON object per size with, for each cycle: ``wall_s``, ``cpu_s`` (the process and its
 children, e.g. NER workers), ``items`` and ``items_per_s`` (new items per wall second), ``hits``,
 ``ner_items`` and ``ner_share`` (items that went through the recogniser), ``ner_s`` (wall time
-inside the recogniser calls), ``first_hit_s`` (from the cycle's start, when every story appeared,
-until the first hit was committed, seen from a second database connection); and ``peak_rss_mb``
-(sampled RSS of the process plus its children) and ``peak_pss_mb`` (the same as proportional set
-size, which does not count pages shared with forked workers twice).
+inside the recogniser calls), ``loop_lag_max_ms`` and ``loop_lag_p99_ms`` (how late a 50 ms timer
+fires on the event loop during the cycle: what a bot's updates would wait), ``first_hit_s``
+(from the cycle's start, when every story appeared, until the first hit was committed, seen from
+a second database connection); and ``peak_rss_mb`` (sampled RSS of the process plus its
+children) and ``peak_pss_mb`` (the same as proportional set size, which does not count pages
+shared with forked workers twice). ``--no-parser`` leaves out the full parse that attributes the
+quotes of matched articles by syntax.
 """
 
 from __future__ import annotations
@@ -239,14 +242,18 @@ class _Sampler(threading.Thread):
 
 
 class _CountingAnalyser:
-    """Wraps the analyser to count and time the recogniser's work."""
+    """Wraps the analyser to count and time the recogniser's work (and to hide the quote
+    parser with ``--no-parser``)."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, parser: bool) -> None:
         self._inner = inner
+        self._parser = parser
         self.ner_items = 0
         self.ner_s = 0.0
 
     def __getattr__(self, name: str) -> Any:
+        if name == "parse" and not self._parser:
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
     @property
@@ -264,6 +271,18 @@ class _CountingAnalyser:
         self.ner_s += time.perf_counter() - start
         self.ner_items += sum(1 for a in analyses if a.entities is None)
         return out
+
+
+async def _tick(lags: list[float]) -> None:
+    """How late a 50 ms timer fires on the event loop: what a bot's updates would wait."""
+    while True:
+        start = time.perf_counter()
+        await asyncio.sleep(0.05)
+        lags.append(max(0.0, time.perf_counter() - start - 0.05))
+
+
+def _p99(values: list[float]) -> float:
+    return sorted(values)[int(len(values) * 0.99)] if values else 0.0
 
 
 def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -295,7 +314,9 @@ def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
         load_kwargs = {}
         if "processes" in inspect.signature(load_analyser).parameters:
             load_kwargs["processes"] = args.workers
-        analyser = _CountingAnalyser(load_analyser(args.model, **load_kwargs))
+        analyser = _CountingAnalyser(
+            load_analyser(args.model, **load_kwargs), parser=not args.no_parser
+        )
         fetcher = Fetcher(FetchSettings(allow_private_networks=True, timeout=60.0))
         baseline = n >= args.baseline_from  # the first poll is history, as in the bot
         engine = Engine(
@@ -304,7 +325,12 @@ def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
         engine.load_watchlists()
         gc.collect()
         gc.freeze()
-        out: dict[str, Any] = {"feeds": n, "watchlists": args.watchlists, "baseline": baseline}
+        out: dict[str, Any] = {
+            "feeds": n,
+            "watchlists": args.watchlists,
+            "baseline": baseline,
+            "quote_parser": not args.no_parser,
+        }
 
         async def cycles() -> None:
             for name, at in (("first", now), ("next", now + timedelta(hours=1))):
@@ -315,7 +341,10 @@ def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
                 if args.profile and name == "first":
                     profile = cProfile.Profile()
                     profile.enable()
+                lags: list[float] = []
+                ticking = asyncio.create_task(_tick(lags))
                 report = await engine.run_cycle(at)
+                ticking.cancel()
                 if args.profile and name == "first":
                     profile.disable()
                     pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
@@ -332,6 +361,8 @@ def run_size(n: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
                     "ner_items": analyser.ner_items - ner_items,
                     "ner_share": round((analyser.ner_items - ner_items) / max(items, 1), 3),
                     "ner_s": round(analyser.ner_s - ner_s, 2),
+                    "loop_lag_max_ms": round(max(lags, default=0) * 1000),
+                    "loop_lag_p99_ms": round(_p99(lags) * 1000),
                     "first_hit_s": (
                         round(sampler.first_hit - start, 2) if sampler.first_hit else None
                     ),
@@ -464,6 +495,11 @@ def main() -> None:
         "(as the bot does) instead of analysing it all: 2,000 feeds all new take most of an hour",
     )
     parser.add_argument(
+        "--no-parser",
+        action="store_true",
+        help="leave out the syntactic quote attribution of matched articles (the full parse)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile the first cycle (stderr; this process)"
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -492,6 +528,7 @@ def main() -> None:
             cmd += ["--watchlists", str(args.watchlists), "--concurrency", str(args.concurrency)]
             cmd += ["--workers", str(args.workers), "--model", args.model, "--seed", str(args.seed)]
             cmd += ["--profile"] if args.profile else []
+            cmd += ["--no-parser"] if args.no_parser else []
             cmd += ["--baseline-from", str(args.baseline_from)]
             subprocess.run(cmd, check=True)
     finally:
