@@ -74,7 +74,7 @@ def job_timeout(config: Config) -> float:
 async def open_services(
     config: Config, *, analyser: Analyser | None = None, baseline_new_feeds: bool = True
 ) -> Services:
-    store = open_storage(config.storage.path)
+    store = open_storage(config.storage.url or config.storage.path)
     store.recover_outbox()
     fetcher = Fetcher(
         FetchSettings(
@@ -97,7 +97,10 @@ async def open_services(
     # The compiled watchlists live as long as the process: keep the collector off them.
     gc.collect()
     gc.freeze()
-    logger.info("services open db=%s watchlists=%d", config.storage.path, loaded)
+    # the URL holds no password (config refuses one), so it may be logged
+    logger.info(
+        "services open db=%s watchlists=%d", config.storage.url or config.storage.path, loaded
+    )
     return Services(
         config=config,
         store=store,

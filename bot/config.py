@@ -17,6 +17,7 @@ from bot.metrics import parse_listen
 from watchers import schedule
 from watchers.errors import CommandError, ConfigError, QueryError
 from watchers.query import parse_query
+from watchers.store import storage_url_problem
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 
@@ -46,6 +47,7 @@ class LimitsConfig:
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: Path = Path("newswatch.db")
+    url: str | None = None  # postgresql://...: PostgreSQL instead of the SQLite file at path
     keep_days: int = 30  # stories older than this lose their text (their keys stay)
 
 
@@ -221,8 +223,13 @@ def config_from_dict(data: Mapping[str, Any], base_dir: Path, source: Path | Non
     keep_days = st.get("keep_days", int, 30)
     if not 1 <= keep_days <= 3650:
         raise ConfigError("storage.keep_days", "must be between 1 and 3650")
+    storage_url = st.get("url", str, None)
+    if storage_url is not None and (problem := storage_url_problem(storage_url)) is not None:
+        raise ConfigError("storage.url", problem)
     storage = StorageConfig(
-        path=_resolve(base_dir, st.get("path", str, "newswatch.db")), keep_days=keep_days
+        path=_resolve(base_dir, st.get("path", str, "newswatch.db")),
+        url=storage_url,
+        keep_days=keep_days,
     )
 
     po = tables["polling"]

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from watchers.errors import StorageError
 from watchers.model import (
@@ -1145,5 +1146,26 @@ class SqliteStorage:
         return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
-def open_storage(path: Path | str) -> SqliteStorage:
-    return SqliteStorage(path)
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def storage_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot select PostgreSQL storage, or None when it can. A password never
+    goes in it (it would sit in the config file and in logs): libpq reads it from PGPASSWORD
+    or ~/.pgpass."""
+    if not url.startswith(POSTGRES_URL_SCHEMES):
+        return "must start with postgresql://"
+    parts = urlsplit(url)
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        return "must not hold a password; set PGPASSWORD or use ~/.pgpass"
+    return None
+
+
+def open_storage(target: Path | str) -> Storage:
+    """SQLite in the file ``target`` (the default), or PostgreSQL when ``target`` is a
+    ``postgresql://`` URL (psycopg is imported only then)."""
+    if isinstance(target, str) and target.startswith(POSTGRES_URL_SCHEMES):
+        from watchers.store_pg import PostgresStorage
+
+        return PostgresStorage.connect(target)
+    return SqliteStorage(target)

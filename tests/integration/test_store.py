@@ -1,7 +1,8 @@
-"""Storage tests, written against the ``Storage`` protocol so other back-ends can reuse them."""
+"""Storage tests, written against the ``Storage`` protocol: each runs on SQLite and on
+PostgreSQL (``open_store`` in conftest.py)."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from watchers.store import SCHEMA_VERSION, SqliteStorage, Storage
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    s = SqliteStorage(tmp_path / "nw.db")
+@pytest.fixture
+def store(open_store: Callable[[], Storage]) -> Iterator[Storage]:
+    s = open_store()
     yield s
     s.close()
 
@@ -52,15 +53,15 @@ def test_articles_are_new_once_per_feed(store: Storage) -> None:
     assert len(store.insert_articles(other.id, _articles("a"), NOW)) == 1
 
 
-def test_data_survives_reopening(tmp_path: Path) -> None:
-    s = SqliteStorage(tmp_path / "nw.db")
+def test_data_survives_reopening(open_store: Callable[[], Storage]) -> None:
+    s = open_store()
     s.upsert_chat(Chat(7, "private", "Ann"), NOW)
     feed = s.add_feed("https://n.example/rss", NOW)
     s.follow(7, feed.id, NOW)
     s.insert_articles(feed.id, _articles("a"), NOW)
     s.add_watchlist(7, "Embassies", "Russia AND embassy", NOW)
     s.close()
-    s = SqliteStorage(tmp_path / "nw.db")
+    s = open_store()
     assert [f.url for f in s.followed_feeds(7)] == ["https://n.example/rss"]
     assert s.insert_articles(feed.id, _articles("a"), NOW) == []
     assert [w.query for w in s.watchlists(7)] == ["Russia AND embassy"]
@@ -156,14 +157,16 @@ def test_retry_later_respects_not_before(store: Storage) -> None:
     assert again.attempts == 1
 
 
-def test_interrupted_send_is_sent_again_once_and_never_merged(tmp_path: Path) -> None:
-    s = SqliteStorage(tmp_path / "nw.db")
+def test_interrupted_send_is_sent_again_once_and_never_merged(
+    open_store: Callable[[], Storage],
+) -> None:
+    s = open_store()
     w, a = _setup_hit(s)
     [row] = s.queue_messages(1, w, ["one"], [(w, a)], NOW)
     assert s.mark_sending(row)
     assert not s.mark_sending(row)  # claimed: nobody else may send it meanwhile
     s.close()  # the process dies here, mid-send
-    s = SqliteStorage(tmp_path / "nw.db")
+    s = open_store()
     assert s.recover_outbox() == 1
     [again] = s.due_outbox(NOW)  # it may not have reached the chat: it goes out again
     assert again.id == row and again.attempts == 1
