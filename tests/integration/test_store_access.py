@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 from watchers import store as store_module
 from watchers.errors import StorageError
 from watchers.model import Article, Chat
-from watchers.store import SqliteStorage
+from watchers.store import SqliteStorage, Storage
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -21,6 +21,15 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStorage]:
     s = SqliteStorage(tmp_path / "nw.db", busy_timeout=0.2)
+    s.upsert_chat(Chat(1, "private", "Ann"), NOW)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def any_store(open_store: Callable[[], Storage]) -> Iterator[Storage]:
+    """The same start on either engine (SQLite, PostgreSQL), for what the Protocol promises."""
+    s = open_store()
     s.upsert_chat(Chat(1, "private", "Ann"), NOW)
     yield s
     s.close()
@@ -66,7 +75,8 @@ def test_a_write_that_cannot_start_says_so_and_leaves_nothing(
     assert [w.name for w in store.watchlists(1)] == ["Gas"]
 
 
-def test_channel_link_is_kept_moved_and_cleared(store: SqliteStorage) -> None:
+def test_channel_link_is_kept_moved_and_cleared(any_store: Storage) -> None:
+    store = any_store
     store.upsert_chat(Chat(-1001, "channel", "Desk"), NOW)
     assert store.channel_link(1) is None
     store.set_channel_link(1, -1001, NOW)
@@ -75,7 +85,8 @@ def test_channel_link_is_kept_moved_and_cleared(store: SqliteStorage) -> None:
     assert store.channel_link(1) is None
 
 
-def test_instance_stats_count_what_an_admin_asks_about(store: SqliteStorage) -> None:
+def test_instance_stats_count_what_an_admin_asks_about(any_store: Storage) -> None:
+    store = any_store
     feed = store.add_feed("https://n.example/rss", NOW)
     store.follow(1, feed.id, NOW)
     store.insert_articles(feed.id, [Article(key="a", title="A")], NOW - timedelta(hours=2))
