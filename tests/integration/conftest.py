@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.postgres import open_test_pool
+from tests.integration.postgres import open_test_pool, schema_url
 from watchers.store import SqliteStorage, Storage
 
 ENGINES = ["sqlite", "postgres"]
@@ -48,3 +48,12 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], S
     pool = request.getfixturevalue("pg_pool")
     schema = request.getfixturevalue("pg_schema")
     return lambda: PostgresStorage(pool, schema=schema)
+
+
+@pytest.fixture(params=ENGINES)
+def storage_section(request: pytest.FixtureRequest) -> dict[str, str]:
+    """A bot config's ``[storage]`` values: SQLite's file (the default), or a URL whose
+    connections work in a PostgreSQL schema of the test's own."""
+    if request.param == "sqlite":
+        return {}
+    return {"url": schema_url(request.getfixturevalue("pg_schema"))}

@@ -22,7 +22,11 @@ HEADER = "📢 Desk Wire (/channel off to leave)"
 
 @pytest.fixture
 async def app(
-    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    feeds: FeedServer,
+    analyser: Any,
+    storage_section: dict[str, str],
 ) -> AsyncIterator[NewswatchApp]:
     feeds.publish("/default.xml", rss([{"title": "Old story", "guid": "old-1"}]))
     config = bot_config(
@@ -31,6 +35,7 @@ async def app(
         [feeds.url("/default.xml")],
         polling={"interval": 60},
         limits={"commands_burst": 1000},
+        storage=storage_section,
     )
     telegram.add_chat(CHANNEL, chat_type="channel", title="Desk Wire", username="deskwire")
     telegram.set_member_status(CHANNEL, USER, "administrator")

@@ -39,10 +39,14 @@ async def _polled(feeds: FeedServer, path: str, times: int) -> None:
 
 
 async def test_a_group_upgraded_to_a_supergroup_keeps_receiving_without_a_restart(
-    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    feeds: FeedServer,
+    analyser: Any,
+    storage_section: dict[str, str],
 ) -> None:
     feeds.publish("/world.xml", rss([], title="Wire World"))
-    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")])
+    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")], storage=storage_section)
     telegram.add_chat(GROUP, chat_type="group")
     telegram.set_member_status(GROUP, DEFAULT_USER_ID, "administrator")
     async with running_bot(config, telegram, analyser):

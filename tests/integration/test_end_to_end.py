@@ -67,10 +67,14 @@ async def _polled(feeds: FeedServer, path: str, times: int) -> None:
 
 
 async def test_first_alert_end_to_end(
-    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    feeds: FeedServer,
+    analyser: Any,
+    storage_section: dict[str, str],
 ) -> None:
     feeds.publish("/world.xml", rss(UNRELATED, title="Wire World"))
-    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")])
+    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")], storage=storage_section)
 
     async with running_bot(config, telegram, analyser):
         telegram.user_sends("/start", chat_id=CHAT)
