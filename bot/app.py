@@ -178,7 +178,7 @@ async def digest_job(context: Context) -> None:
 
 
 def start_delivery(app: NewswatchApp, pacer: Pacer) -> DeliveryLoop:
-    """The outbox's one sender, running until ``post_shutdown``."""
+    """The outbox's one sender, running until the application stops."""
     services = app.bot_data.require()
 
     def chat_moved(old_id: int, new_id: int) -> None:
@@ -242,9 +242,13 @@ def build_application(
             next_run_time=datetime.now(UTC)
         )
 
-    async def post_shutdown(app: NewswatchApp) -> None:
+    async def stop_delivery(app: NewswatchApp) -> None:
+        # Before the bot's HTTP client closes: the send in flight finishes or is released.
         while delivery:
             await delivery.pop().stop()
+
+    async def post_shutdown(app: NewswatchApp) -> None:
+        await stop_delivery(app)
         if app.bot_data.services is not None:
             await close_services(app.bot_data.services)
             app.bot_data.services = None
@@ -257,6 +261,7 @@ def build_application(
         .rate_limiter(PacedRateLimiter(pacer))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
+        .post_stop(stop_delivery)
         .post_shutdown(post_shutdown)
         .build()
     )

@@ -190,9 +190,10 @@ async def _send_head(
         return  # another pass took it, it was merged away, or the chat was paused meanwhile
     try:
         result = await sender.send(message)
-    except asyncio.CancelledError:
-        # Stopping mid-request: the request may have gone out.
-        store.retry_later(message.id, clock(), "interrupted by shutdown", unsure=True)
+    except (asyncio.CancelledError, Exception):
+        # Stopped mid-request, or a bug: the request may have gone out. Release the row now
+        # rather than leave it claimed until the next start.
+        store.retry_later(message.id, clock(), "interrupted mid-send", unsure=True)
         raise
     _record(store, message, result, clock(), report, on_chat_moved)
 
