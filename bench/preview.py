@@ -5,10 +5,11 @@ Usage: python bench/preview.py [--stories 50000] [--feeds 40] [--runs 5] [--mode
 Fills a SQLite store (a temporary file) with ``--stories`` stories, all first seen within the
 last 72 hours, in feeds that one chat follows: 80 % feed items of ~80 words, 20 % with ~700-word
 articles (content:encoded), the words and names of ``bench/pipeline.py``. Then times what /test
-does for several kinds of query: read the window's stories from the store and run
-``watchers.preview.preview_query`` (prefilter, tokens and matching for the candidates, the
-recogniser on entity candidates only). Prints one JSON object: ``stories``, ``seconds`` (the
-median over the queries of each query's median over ``--runs``), ``max_seconds`` (the slowest
+does for several kinds of query: read from the store the window's stories that may match and run
+``watchers.preview.preview_query`` on them (prefilter, tokens and matching for the candidates, the
+recogniser on entity candidates only), through ``watchers.preview.preview_stored``: the
+store's SQL gate first, then only the stories that pass it. Prints one JSON object:
+``stories``, ``seconds`` (the median over the queries of each query's median over ``--runs``), ``max_seconds`` (the slowest
 query's median), and per query its median, how many stories it matched and how many it scanned.
 """
 
@@ -33,7 +34,7 @@ from pipeline import NOUNS, World, _sentence, _text  # noqa: E402  (bench/pipeli
 
 from watchers.model import Article, Chat  # noqa: E402
 from watchers.nlp import load_analyser  # noqa: E402
-from watchers.preview import PREVIEW_WINDOW, preview_query  # noqa: E402
+from watchers.preview import PREVIEW_WINDOW, preview_stored  # noqa: E402
 from watchers.query import parse_query  # noqa: E402
 from watchers.store import open_storage  # noqa: E402
 
@@ -116,8 +117,7 @@ def main() -> None:
             for _ in range(args.runs):
                 gc.collect()
                 started = time.perf_counter()
-                articles = store.articles_since(CHAT, now - PREVIEW_WINDOW)
-                found = preview_query(query, articles, analyser)
+                found = preview_stored(store, CHAT, query, analyser, now)
                 timings.append(time.perf_counter() - started)
             results[name] = {
                 "seconds": round(statistics.median(timings), 3),

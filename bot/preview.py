@@ -11,7 +11,7 @@ from bot import handlers
 from bot.render import _bold_spans, text_html
 from bot.services import Context, Services
 from watchers.errors import QueryError
-from watchers.preview import PREVIEW_WINDOW, Preview, preview_query
+from watchers.preview import PREVIEW_WINDOW, Preview, preview_stored
 from watchers.query import Query, parse_query
 from watchers.quotes import shorten
 
@@ -25,11 +25,9 @@ SNIPPET = 160  # characters of a story's text shown under its title
 async def run_preview(services: Services, chat_id: int, query: Query, now: datetime) -> Preview:
     """Read the window's stories and try ``query`` on them, off the event loop."""
 
-    def work() -> Preview:
-        articles = services.store.articles_since(chat_id, now - PREVIEW_WINDOW)
-        return preview_query(query, articles, services.engine.analyser)
-
-    return await asyncio.to_thread(work)
+    return await asyncio.to_thread(
+        preview_stored, services.store, chat_id, query, services.engine.analyser, now
+    )
 
 
 def window_text() -> str:

@@ -11,6 +11,10 @@ there only around the candidate words.
 At most ``MAX_CHECKED`` candidates are checked (``MAX_RECOGNISED`` by the recogniser), newest
 first; when more could match, the count is estimated from the share of those that did.
 
+The store runs the same test first, in SQL (``text_gate``): on a story whose text has no
+letter outside ASCII (``is_plain``) a case-blind substring search is the whole test; the others
+pass it and are tested here. Only the stories that pass are read into Python.
+
 Pure apart from the analyser handed in (run it off the event loop).
 """
 
@@ -20,7 +24,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from watchers.digest import body_snippet
 from watchers.match import Matcher
@@ -31,9 +36,20 @@ from watchers.text import _IRREGULAR, inflection_key  # its table of irregular f
 
 PREVIEW_WINDOW = timedelta(hours=72)  # how far back /test looks
 PREVIEW_SHOWN = 5  # stories shown; the count covers them all
-MAX_CHECKED = 400  # candidate stories tokenised and matched; past that the count is estimated
-MAX_RECOGNISED = 100  # ... of them read by the named-entity recogniser, at most
+MAX_CHECKED = 200  # candidate stories tokenised and matched; past that the count is estimated
+MAX_RECOGNISED = 50  # ... of them read by the named-entity recogniser, at most
+READ = 2 * MAX_CHECKED  # stories past the store's gate read into Python, at most
 _BATCH = 50
+
+
+class StoryReader(Protocol):
+    """What ``preview_stored`` needs of the store."""
+
+    def article_ids_since(
+        self, chat_id: int, since: datetime, gate: Gate | None = None
+    ) -> list[int]: ...
+    def get_articles(self, article_ids: Sequence[int]) -> list[Article]: ...
+
 
 Spans = tuple[tuple[int, int], ...]
 
@@ -157,6 +173,73 @@ def _all_keys(keys: Sequence[str], irregular: dict[str, list[str]]) -> Test:
     return lambda t: all(any(t.has(n) for n in options) for options in needles)
 
 
+@dataclass(frozen=True, slots=True)
+class Contains:
+    """A story may pass when ``needle`` (ASCII, lower case) occurs in its title, summary or
+    content, ignoring ASCII case, or does once full stops are removed (U.N. is the word un)."""
+
+    needle: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Every part holds (none: always true)."""
+
+    parts: tuple[Gate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Some part holds."""
+
+    parts: tuple[Gate, ...]
+
+
+Gate = Contains | AllOf | AnyOf
+PASS = AllOf(())
+
+
+def text_gate(query: Query) -> Gate:
+    """The prefilter of ``query`` as data, for the store to run in SQL on stories that
+    ``is_plain``: true for every such story the prefilter keeps (source terms always pass)."""
+    return _gate(query.root, _irregular_forms())
+
+
+def _gate(node: Node, irregular: dict[str, list[str]]) -> Gate:
+    if isinstance(node, Words):
+        return _keys_gate(node.keys, irregular)
+    if isinstance(node, Prefix) or (isinstance(node, EntityTerm) and node.prefix):
+        return _contains(node.prefix) if node.prefix.isascii() else PASS
+    if isinstance(node, EntityTerm):
+        return AnyOf(tuple(_keys_gate(k, irregular) for k in (node.keys, *node.aliases)))
+    if isinstance(node, Near):
+        return AllOf((_gate(node.left, irregular), _gate(node.right, irregular)))
+    if isinstance(node, And):
+        return AllOf(tuple(_gate(c, irregular) for c in node.children if not isinstance(c, Not)))
+    if isinstance(node, Or):
+        return AnyOf(tuple(_gate(c, irregular) for c in node.children))
+    return PASS  # NOT and source terms: decided later
+
+
+def _keys_gate(keys: Sequence[str], irregular: dict[str, list[str]]) -> Gate:
+    needles = [n for n in (_needles(k, irregular) for k in keys) if n is not None]
+    return AllOf(tuple(AnyOf(tuple(_contains(n) for n in options)) for options in needles))
+
+
+def _contains(needle: str) -> Gate:
+    """``needle``, and with a curly apostrophe for a straight one, as ``_Text.has`` reads it."""
+    if "'" in needle:
+        return AnyOf((Contains(needle), Contains(needle.replace("'", "\u2019"))))
+    return Contains(needle)
+
+
+def is_plain(article: Article) -> bool:
+    """Whether the story's title, summary and content have no character outside ASCII but
+    punctuation: then ``text_gate`` decides alone what the prefilter would (the store keeps
+    this with each story)."""
+    return not any(_FOREIGN.search(t) for t in (article.title, article.summary, article.content))
+
+
 def _irregular_forms() -> dict[str, list[str]]:
     """Inflection key -> the irregular forms that have it."""
     out: dict[str, list[str]] = {}
@@ -170,16 +253,22 @@ def preview_query(
     articles: Sequence[Article],
     analyser: Analyser,
     *,
+    scanned: int | None = None,
+    unread: int = 0,
     shown: int = PREVIEW_SHOWN,
     max_checked: int = MAX_CHECKED,
     max_recognised: int = MAX_RECOGNISED,
 ) -> Preview:
     """The stories of ``articles`` (in their order, e.g. newest first) that ``query`` matches.
 
+    ``articles`` may be the first of the stories that passed ``text_gate`` among ``scanned``;
+    ``unread`` more passed it but were not read: they are counted at the rate of those read.
     Blocking (the recogniser may run): call it in a thread.
     """
     test = _prefilter(query.root, _irregular_forms())
     candidates = [a for a in articles if test(_Text(a))]
+    if unread and articles:  # as many of them as of those read would pass the prefilter
+        unread = round(unread * len(candidates) / len(articles))
     probe = Matcher()
     probe.add(0, query)
     items: list[PreviewItem] = []
@@ -208,10 +297,27 @@ def preview_query(
         checked += len(batch)
         if not batch:
             break
-    left = len(candidates) - checked
+    left = len(candidates) - checked + unread
     if left:  # the rest is estimated from the share of the checked candidates that matched
         count += round(left * count / checked) if checked else 0
-    return Preview(count, len(articles), tuple(items), complete=not left)
+    total = len(articles) + unread if scanned is None else scanned
+    return Preview(count, total, tuple(items), complete=not left)
+
+
+def preview_stored(
+    store: StoryReader, chat_id: int, query: Query, analyser: Analyser, now: datetime
+) -> Preview:
+    """``preview_query`` on the chat's stories of the last ``PREVIEW_WINDOW``: the store runs
+    ``text_gate`` first, and only the first ``READ`` stories that pass it are read.
+
+    Blocking (the database and the recogniser): call it in a thread."""
+    since = now - PREVIEW_WINDOW
+    scanned = len(store.article_ids_since(chat_id, since))
+    passed = store.article_ids_since(chat_id, since, text_gate(query))
+    articles = store.get_articles(passed[:READ])
+    return preview_query(
+        query, articles, analyser, scanned=scanned, unread=len(passed) - len(articles)
+    )
 
 
 def _item(article: Article, analysis: Analysis, spans: Spans) -> PreviewItem:
