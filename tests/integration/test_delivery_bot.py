@@ -66,3 +66,24 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_receiving_without_a_restar
         assert "round 2" in messages[1].plain_text
         await _polled(feeds, "/world.xml", 2)
     assert len(telegram.sent_to(SUPERGROUP)) == 2  # each story once
+
+
+async def test_digest_now_wakes_the_delivery_loop(
+    tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, analyser: Any
+) -> None:
+    chat = 4343
+    feeds.publish("/world.xml", rss([], title="Wire World"))
+    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")])
+    async with running_bot(config, telegram, analyser):
+        for n, command in enumerate(
+            ["/start", "/watch Russia AND embassy", "/schedule weekly mon 08:00"], 1
+        ):
+            telegram.user_sends(command, chat_id=chat)
+            await telegram.wait_for_messages(chat, n, timeout=10)
+        await _polled(feeds, "/world.xml", 1)
+        feeds.publish("/world.xml", rss([_story(3)], title="Wire World"))
+        await _polled(feeds, "/world.xml", 2)
+        assert len(telegram.sent_to(chat)) == 3  # the story waits for Monday
+        telegram.user_sends("/digest now", chat_id=chat)
+        messages = await telegram.wait_for_messages(chat, 4, timeout=5)
+        assert "round 3" in messages[3].plain_text
