@@ -36,7 +36,8 @@ from watchers.model import (
     PendingHit,
     Watchlist,
 )
-from watchers.store import detail_from_json, detail_to_json, storage_url_problem
+from watchers.preview import AllOf, Contains, Gate, is_plain
+from watchers.store import _LIKE_ESCAPE, detail_from_json, detail_to_json, storage_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ _LOCK_ID = 0x6E777463  # "nwtc": the advisory lock taken while migrating (with t
 _NOCASE_NAME = "translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 
 _MIGRATIONS: tuple[str, ...] = (
-    # 1: the schema of SQLite's version 8, in PostgreSQL's types
+    # 1: the schema of SQLite's version 8, in PostgreSQL's types (both go on from there)
     f"""
     CREATE TABLE chats (
         id BIGINT PRIMARY KEY,
@@ -154,6 +155,10 @@ _MIGRATIONS: tuple[str, ...] = (
         since TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2: a story with no letter outside ASCII: /test's prefilter runs on it in SQL alone
+    """
+    ALTER TABLE articles ADD COLUMN plain BOOLEAN;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -169,6 +174,24 @@ def _ts(value: datetime | None) -> datetime | None:
 
 def _dt(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
+
+
+def _gate_sql(gate: Gate, params: list[object]) -> str:
+    """``gate`` as a condition on the articles row ``a``, its values added to ``params``.
+    It is only asked of stories ``is_plain`` marked (no letter outside ASCII), where ILIKE
+    ignores case exactly as SQLite's LIKE does."""
+    if isinstance(gate, Contains):
+        columns = ("a.title", "a.summary", "a.content")
+        pattern = f"%{gate.needle.translate(_LIKE_ESCAPE)}%"
+        tests = [f"{c} ILIKE %s ESCAPE '\\'" for c in columns]
+        if len(gate.needle) > 1:  # a full stop inside a needle of two letters or more
+            tests += [f"replace({c}, '.', '') ILIKE %s ESCAPE '\\'" for c in columns]
+        params.extend([pattern] * len(tests))
+        return "(" + " OR ".join(tests) + ")"
+    if not gate.parts:
+        return "TRUE" if isinstance(gate, AllOf) else "FALSE"
+    joiner = " AND " if isinstance(gate, AllOf) else " OR "
+    return "(" + joiner.join(_gate_sql(part, params) for part in gate.parts) + ")"
 
 
 def describe_url(url: str) -> str:
@@ -529,8 +552,8 @@ class PostgresStorage:
         with self._tx() as cur:
             cur.executemany(
                 "INSERT INTO articles(feed_id, key, guid, title, link, summary, content, "
-                "published, source, source_host, first_seen_at) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                "published, source, source_host, first_seen_at, plain) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (feed_id, key) DO NOTHING RETURNING id",
                 [
                     (
@@ -545,6 +568,7 @@ class PostgresStorage:
                         a.source,
                         a.source_host,
                         _ts(now),
+                        is_plain(a),
                     )
                     for a in articles
                 ],
@@ -594,6 +618,27 @@ class PostgresStorage:
             (chat_id, _ts(since)),
         )
         return [self._article(r) for r in rows]
+
+    def article_ids_since(
+        self, chat_id: int, since: datetime, gate: Gate | None = None
+    ) -> list[int]:
+        """The ids of the stories of the feeds a chat follows first seen since ``since``, newest
+        first; with ``gate``, only those that may pass it: the stories ``is_plain`` marked
+        whose text passes it, and all the others."""
+        query = (
+            "SELECT a.id FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
+            "WHERE f.chat_id=%s AND a.first_seen_at>=%s"
+        )
+        params: list[object] = [chat_id, _ts(since)]
+        if gate is not None:
+            query += f" AND (a.plain IS NOT TRUE OR {_gate_sql(gate, params)})"
+        return [r["id"] for r in self._query(query + " ORDER BY a.id DESC", params)]
+
+    def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
+        """The stories with these ids that still exist, in the order given."""
+        rows = self._query("SELECT * FROM articles WHERE id = ANY(%s)", (list(article_ids),))
+        found = {r["id"]: self._article(r) for r in rows}
+        return [found[i] for i in article_ids if i in found]
 
     def add_hits(self, hits: Iterable[tuple[int, int, HitDetail, str]], now: datetime) -> int:
         """Store hits (watchlist, article, detail, story fingerprint); each pair once."""

@@ -316,3 +316,35 @@ def test_chat_migration_keeps_the_stories_it_was_sent(store: Storage) -> None:
     store.migrate_chat(1, -100123)
     # so the same story from another feed is still recognised as already delivered
     assert store.recent_stories(-100123, NOW - timedelta(days=1)) == [(a, "fp-1", True)]
+
+
+def test_stories_since_and_the_prefilter_gate(store: Storage) -> None:
+    from watchers.preview import AllOf, AnyOf, Contains
+
+    store.upsert_chat(Chat(1, "private"), NOW)
+    feed = store.add_feed("https://n.example/rss", NOW)
+    store.follow(1, feed.id, NOW)
+    [(old, _)] = store.insert_articles(
+        feed.id, [Article(key="old", title="Gas then")], NOW - timedelta(days=2)
+    )
+    stories = [
+        Article(key="gas", title="Gas prices RISE"),
+        Article(key="un", title="The U.N. meets"),
+        Article(key="pct", title="50% off", summary="a sale"),
+        Article(key="de", title="Gaspreise steigen in Köln"),  # not plain: never filtered out
+    ]
+    ids = {a.key: i for i, a in store.insert_articles(feed.id, stories, NOW)}
+    since = NOW - timedelta(hours=1)
+    newest_first = [ids["de"], ids["pct"], ids["un"], ids["gas"]]
+    assert store.article_ids_since(1, since) == newest_first
+    assert store.article_ids_since(1, since, AllOf(())) == newest_first
+    assert store.article_ids_since(1, since, AnyOf(())) == [ids["de"]]
+    assert store.article_ids_since(1, since, Contains("gas")) == [ids["de"], ids["gas"]]
+    assert store.article_ids_since(1, since, Contains("un")) == [ids["de"], ids["un"]]
+    assert store.article_ids_since(1, since, Contains("%")) == [ids["de"], ids["pct"]]
+    assert store.article_ids_since(1, since, Contains("s_r")) == [ids["de"]]  # _ is no wildcard
+    both = AllOf((Contains("gas"), AnyOf((Contains("rise"), Contains("fall")))))
+    assert store.article_ids_since(1, since, both) == [ids["de"], ids["gas"]]
+    assert store.article_ids_since(2, since) == []  # another chat follows nothing
+    got = store.get_articles([ids["un"], 999_999, old])
+    assert [a.key for a in got] == ["un", "old"]  # in the order asked, missing ones left out
