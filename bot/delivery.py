@@ -233,7 +233,7 @@ class TelegramSender:
             if result.outcome is Outcome.SENT:
                 result = SendResult(Outcome.SENT, message_id=result.message_id, topic_gone=True)
         elif result.outcome is Outcome.REFUSED and UNPARSABLE in lowered:
-            logger.warning("markup refused chat=%d outcome=sent as plain text", message.chat_id)
+            logger.warning("markup refused chat=%d outcome=plain text", message.chat_id)
             result = await self._attempt(message, plain_text(message.text), None, message.thread_id)
         return result
 
