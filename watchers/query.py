@@ -429,6 +429,10 @@ class _Parser:
             )
         if self.tok.kind is _Kind.RPAREN:
             raise QueryError(open_tok.pos, "empty parentheses", "Put a term between ( and )")
+        if self.tok.kind is _Kind.END:
+            raise QueryError(
+                open_tok.pos, "( needs a term after it", "Add a term after (, and close it with )"
+            )
         node = self.or_expr(field)
         if self.toks[self.i].kind is not _Kind.RPAREN:
             raise QueryError(

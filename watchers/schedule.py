@@ -115,13 +115,15 @@ def _checked_duration(seconds: float, shown: str) -> timedelta:
     if math.isnan(seconds) or seconds <= 0:
         raise CommandError(f"a duration must be longer than zero, not {_quote(shown)}")
     if seconds > MAX_DURATION.total_seconds():
-        raise CommandError(f"{_quote(shown)} is too long; use at most {MAX_DURATION.days} days")
+        raise CommandError(
+            f"a duration of {_quote(shown)} is too long; use at most {MAX_DURATION.days} days"
+        )
     return timedelta(seconds=seconds)
 
 
 def _parse_duration(text: str | float, usage: str) -> timedelta:
     if isinstance(text, bool):
-        raise CommandError(f"{_quote(str(text))} is not a duration; {usage}")
+        raise CommandError(f"I can't read {_quote(str(text))} as a duration; {usage}")
     if isinstance(text, int | float):
         return _checked_duration(float(text), str(text))
     words = text.strip().lower()
@@ -132,11 +134,11 @@ def _parse_duration(text: str | float, usage: str) -> timedelta:
     if words.startswith("-"):
         raise CommandError(f"a duration must be longer than zero, not {_quote(text)}")
     if not _DURATION.fullmatch(words):
-        raise CommandError(f"{_quote(text)} is not a duration; {usage}")
+        raise CommandError(f"I can't read {_quote(text)} as a duration; {usage}")
     seconds = 0.0
     for number, unit in _DURATION_PART.findall(words):
         if unit not in _UNIT_WORDS:
-            raise CommandError(f"{_quote(text)} is not a duration; {usage}")
+            raise CommandError(f"I can't read {_quote(text)} as a duration; {usage}")
         seconds += float(number) * _UNIT_SECONDS[_UNIT_WORDS[unit]]
     return _checked_duration(seconds, text)
 
@@ -302,14 +304,14 @@ def parse_time_of_day(text: str) -> time:
     ``"22"``, ``"8am"``, ``"8 am"``, ``"10:30pm"``, ``"12am"`` (midnight), ``"12pm"`` (noon)."""
     m = _TIME.fullmatch(text.strip().lower())
     if m is None:
-        raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+        raise CommandError(f"I can't read {_quote(text)} as a time of day; {_TIME_USAGE}")
     hour, minute, meridiem = int(m.group(1)), int(m.group(2) or 0), m.group(3)
     if meridiem is not None:
         if not 1 <= hour <= 12:
-            raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+            raise CommandError(f"I can't read {_quote(text)} as a time of day; {_TIME_USAGE}")
         hour = hour % 12 + (12 if meridiem == "p" else 0)
     if hour > 23 or minute > 59:
-        raise CommandError(f"{_quote(text)} is not a time of day; {_TIME_USAGE}")
+        raise CommandError(f"I can't read {_quote(text)} as a time of day; {_TIME_USAGE}")
     return time(hour, minute)
 
 
@@ -445,7 +447,7 @@ def _parse_weekday(word: str) -> int:
         for index, day in enumerate(_DAYS):
             if day.startswith(word):
                 return index
-    raise CommandError(f"{_quote(word)} is not a day of the week; {_DAY_USAGE}")
+    raise CommandError(f"I can't read {_quote(word)} as a day of the week; {_DAY_USAGE}")
 
 
 def parse_schedule(text: str) -> DigestSchedule:
@@ -457,7 +459,7 @@ def parse_schedule(text: str) -> DigestSchedule:
     kind_word, rest = words[0], words[1:]
     kind = next((k for k in ScheduleKind if k.value == kind_word), None)
     if kind is None:
-        raise CommandError(f"{_quote(text)} is not a schedule; {_SCHEDULE_USAGE}")
+        raise CommandError(f"I can't read {_quote(text)} as a schedule; {_SCHEDULE_USAGE}")
     if kind in (ScheduleKind.INSTANT, ScheduleKind.HOURLY):
         if rest:
             raise CommandError(f"{kind.value} takes no time or day; {_SCHEDULE_USAGE}")
@@ -601,11 +603,12 @@ def _parse_offset(text: str) -> tzinfo | None:
     sign = -1 if m.group(1) != "+" else 1
     hours, minutes = int(m.group(2)), int(m.group(3) or 0)
     if minutes > 59:
-        raise CommandError(f"{_quote(text)} is not a time zone; {_ZONE_USAGE}")
+        raise CommandError(f"I can't read {_quote(text)} as a time zone; {_ZONE_USAGE}")
     offset = sign * timedelta(hours=hours, minutes=minutes)
     if abs(offset) > _MAX_OFFSET:
         raise CommandError(
-            f"{_quote(text)} is further from UTC than any clock; offsets go from UTC-12 to UTC+14"
+            f"the offset {_quote(text)} is further from UTC than any clock; "
+            "offsets go from UTC-12 to UTC+14"
         )
     if not offset:
         return ZoneInfo("UTC")
@@ -661,8 +664,10 @@ def parse_timezone(text: str) -> tzinfo:
         return ZoneInfo(name)
     suggestion = _zone_suggestion(key) if len(key) <= 64 else None
     if suggestion is not None:
-        raise CommandError(f"{_quote(text)} is not a time zone; did you mean {suggestion}?")
-    raise CommandError(f"{_quote(text)} is not a time zone; {_ZONE_USAGE}")
+        raise CommandError(
+            f"I can't read {_quote(text)} as a time zone; did you mean {suggestion}?"
+        )
+    raise CommandError(f"I can't read {_quote(text)} as a time zone; {_ZONE_USAGE}")
 
 
 # --- quiet hours -------------------------------------------------------------------------------
@@ -716,7 +721,7 @@ def parse_quiet(text: str) -> QuietHours | None:
         return None
     m = _QUIET.fullmatch(words)
     if m is None:
-        raise CommandError(f"{_quote(text)} is not a range of hours; {_QUIET_USAGE}")
+        raise CommandError(f"I can't read {_quote(text)} as a range of hours; {_QUIET_USAGE}")
     start, end = parse_time_of_day(m.group(1)), parse_time_of_day(m.group(2))
     if start == end:
         raise CommandError(f"quiet hours must start and end at different times; {_QUIET_USAGE}")

@@ -251,6 +251,8 @@ def test_near_distance_errors(text: str, position: int, message: str) -> None:
         ("embassy NOT", 9, "NOT needs a term after it"),
         ("embassy NEAR/3", 9, "NEAR/3 needs a term after it"),
         ("NEAR/3 embassy", 1, "NEAR/3 needs a term before it"),
+        ("gas AND (", 9, "( needs a term after it"),  # the ( is named, not left out
+        ("(", 1, "( needs a term after it"),
     ],
 )
 def test_dangling_operators(text: str, position: int, message: str) -> None:

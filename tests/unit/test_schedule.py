@@ -93,10 +93,10 @@ def test_parse_duration(text: str | float, expected: timedelta) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("15x", "'15x' is not a duration; use e.g. 90s, 15m, 2h"),
-        ("h", "'h' is not a duration; use e.g. 90s, 15m, 2h"),
-        ("1h30", "'1h30' is not a duration; use e.g. 90s, 15m, 2h"),
-        ("soon", "'soon' is not a duration; use e.g. 90s, 15m, 2h"),
+        ("15x", "I can't read '15x' as a duration; use e.g. 90s, 15m, 2h"),
+        ("h", "I can't read 'h' as a duration; use e.g. 90s, 15m, 2h"),
+        ("1h30", "I can't read '1h30' as a duration; use e.g. 90s, 15m, 2h"),
+        ("soon", "I can't read 'soon' as a duration; use e.g. 90s, 15m, 2h"),
         ("", "no duration given; use e.g. 90s, 15m, 2h"),
         ("   ", "no duration given; use e.g. 90s, 15m, 2h"),
         ("0", "a duration must be longer than zero, not '0'"),
@@ -106,10 +106,10 @@ def test_parse_duration(text: str | float, expected: timedelta) -> None:
         (0, "a duration must be longer than zero, not '0'"),
         (-1.5, "a duration must be longer than zero, not '-1.5'"),
         (float("nan"), "a duration must be longer than zero, not 'nan'"),
-        ("400d", "'400d' is too long; use at most 365 days"),
-        (float("inf"), "'inf' is too long; use at most 365 days"),
-        ("99999999999999d", "'99999999999999d' is too long; use at most 365 days"),
-        (True, "'True' is not a duration; use e.g. 90s, 15m, 2h"),
+        ("400d", "a duration of '400d' is too long; use at most 365 days"),
+        (float("inf"), "a duration of 'inf' is too long; use at most 365 days"),
+        ("99999999999999d", "a duration of '99999999999999d' is too long; use at most 365 days"),
+        (True, "I can't read 'True' as a duration; use e.g. 90s, 15m, 2h"),
     ],
 )
 def test_parse_duration_errors(text: str | float, message: str) -> None:
@@ -118,7 +118,7 @@ def test_parse_duration_errors(text: str | float, message: str) -> None:
 
 def test_long_input_is_cut_short_in_the_message() -> None:
     message = error_of(parse_duration, "x" * 500)
-    assert message == f"'{'x' * 40}…' is not a duration; use e.g. 90s, 15m, 2h"
+    assert message == f"I can't read '{'x' * 40}…' as a duration; use e.g. 90s, 15m, 2h"
 
 
 # --- feed polling ------------------------------------------------------------------------------
@@ -291,26 +291,27 @@ USAGE = "use one of: instant, hourly, daily 08:00, weekly mon 08:00"
     ("text", "message"),
     [
         ("", f"no schedule given; {USAGE}"),
-        ("fortnightly", f"'fortnightly' is not a schedule; {USAGE}"),
-        ("08:00", f"'08:00' is not a schedule; {USAGE}"),
+        ("fortnightly", f"I can't read 'fortnightly' as a schedule; {USAGE}"),
+        ("08:00", f"I can't read '08:00' as a schedule; {USAGE}"),
+        ("25:99", f"I can't read '25:99' as a schedule; {USAGE}"),  # a sentence, not a quote
         ("instant 08:00", f"instant takes no time or day; {USAGE}"),
         ("hourly 30", f"hourly takes no time or day; {USAGE}"),
         ("daily", "daily needs one time of day, e.g. daily 08:00"),
         ("daily 08:00 09:00", "daily needs one time of day, e.g. daily 08:00"),
-        ("daily 25:00", "'25:00' is not a time of day; use e.g. 08:00, 8am or 22:30"),
-        ("daily 08:60", "'08:60' is not a time of day; use e.g. 08:00, 8am or 22:30"),
-        ("daily 13pm", "'13pm' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("daily 25:00", "I can't read '25:00' as a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("daily 08:60", "I can't read '08:60' as a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("daily 13pm", "I can't read '13pm' as a time of day; use e.g. 08:00, 8am or 22:30"),
         ("weekly 08:00", "weekly needs a day and a time of day, e.g. weekly mon 08:00"),
         ("weekly mon", "weekly needs a day and a time of day, e.g. weekly mon 08:00"),
         (
             "weekly someday 08:00",
-            "'someday' is not a day of the week; use mon, tue, wed, thu, fri, sat or sun",
+            "I can't read 'someday' as a day of the week; use mon, tue, wed, thu, fri, sat or sun",
         ),
         (
             "weekly mo 08:00",
-            "'mo' is not a day of the week; use mon, tue, wed, thu, fri, sat or sun",
+            "I can't read 'mo' as a day of the week; use mon, tue, wed, thu, fri, sat or sun",
         ),
-        ("weekly mon 8h", "'8h' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("weekly mon 8h", "I can't read '8h' as a time of day; use e.g. 08:00, 8am or 22:30"),
     ],
 )
 def test_parse_schedule_errors(text: str, message: str) -> None:
@@ -631,16 +632,16 @@ def test_parse_timezone(text: str, key: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("europe/berln", "'europe/berln' is not a time zone; did you mean Europe/Berlin?"),
+        ("europe/berln", "I can't read 'europe/berln' as a time zone; did you mean Europe/Berlin?"),
         (
             "Amercia/New_York",
-            "'Amercia/New_York' is not a time zone; did you mean America/New_York?",
+            "I can't read 'Amercia/New_York' as a time zone; did you mean America/New_York?",
         ),
-        ("berlin", "'berlin' is not a time zone; did you mean Europe/Berlin?"),
-        ("new york", "'new york' is not a time zone; did you mean America/New_York?"),
+        ("berlin", "I can't read 'berlin' as a time zone; did you mean Europe/Berlin?"),
+        ("new york", "I can't read 'new york' as a time zone; did you mean America/New_York?"),
         (
             "Mars/Olympus_Mons",
-            "'Mars/Olympus_Mons' is not a time zone; "
+            "I can't read 'Mars/Olympus_Mons' as a time zone; "
             "use a name like Europe/Berlin, America/New_York or UTC, "
             "or an offset like UTC+02:00",
         ),
@@ -651,7 +652,7 @@ def test_parse_timezone(text: str, key: str) -> None:
         ),
         (
             "../../etc/passwd",
-            "'../../etc/passwd' is not a time zone; "
+            "I can't read '../../etc/passwd' as a time zone; "
             "use a name like Europe/Berlin, America/New_York or UTC, "
             "or an offset like UTC+02:00",
         ),
@@ -702,11 +703,11 @@ QUIET_USAGE = "use e.g. 22:00-07:00, 22:00-07:00 silent, or off"
     ("text", "message"),
     [
         ("", f"no quiet hours given; {QUIET_USAGE}"),
-        ("nights", f"'nights' is not a range of hours; {QUIET_USAGE}"),
-        ("22:00", f"'22:00' is not a range of hours; {QUIET_USAGE}"),
-        ("22:00-07:00 loud", f"'22:00-07:00 loud' is not a range of hours; {QUIET_USAGE}"),
-        ("22:00-24:00", "'24:00' is not a time of day; use e.g. 08:00, 8am or 22:30"),
-        ("10pm-0am", "'0am' is not a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("nights", f"I can't read 'nights' as a range of hours; {QUIET_USAGE}"),
+        ("22:00", f"I can't read '22:00' as a range of hours; {QUIET_USAGE}"),
+        ("22:00-07:00 loud", f"I can't read '22:00-07:00 loud' as a range of hours; {QUIET_USAGE}"),
+        ("22:00-24:00", "I can't read '24:00' as a time of day; use e.g. 08:00, 8am or 22:30"),
+        ("10pm-0am", "I can't read '0am' as a time of day; use e.g. 08:00, 8am or 22:30"),
         ("07:00-07:00", f"quiet hours must start and end at different times; {QUIET_USAGE}"),
     ],
 )
@@ -717,7 +718,7 @@ def test_parse_quiet_errors(text: str, message: str) -> None:
 def test_parse_time_of_day() -> None:
     assert parse_time_of_day("7:05") == time(7, 5)
     assert error_of(parse_time_of_day, "7:5") == (
-        "'7:5' is not a time of day; use e.g. 08:00, 8am or 22:30"
+        "I can't read '7:5' as a time of day; use e.g. 08:00, 8am or 22:30"
     )
 
 
@@ -878,11 +879,11 @@ def test_parse_mute() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("forever", "'forever' is not a duration; use e.g. 30m, 2h, 1d, or off"),
+        ("forever", "I can't read 'forever' as a duration; use e.g. 30m, 2h, 1d, or off"),
         ("", "no duration given; use e.g. 30m, 2h, 1d, or off"),
         ("0m", "a duration must be longer than zero, not '0m'"),
-        ("2y", "'2y' is not a duration; use e.g. 30m, 2h, 1d, or off"),
-        ("500d", "'500d' is too long; use at most 365 days"),
+        ("2y", "I can't read '2y' as a duration; use e.g. 30m, 2h, 1d, or off"),
+        ("500d", "a duration of '500d' is too long; use at most 365 days"),
     ],
 )
 def test_parse_mute_errors(text: str, message: str) -> None:

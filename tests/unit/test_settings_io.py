@@ -146,9 +146,12 @@ def test_every_problem_is_reported_with_its_place() -> None:
         )
     )
     assert any(
-        p.startswith("settings, timezone: 'Mars/Olympus' is not a time zone") for p in problems
+        p.startswith("settings, timezone: I can't read 'Mars/Olympus' as a time zone")
+        for p in problems
     )
-    assert any(p.startswith("settings, schedule: 'sometimes' is not a schedule") for p in problems)
+    assert any(
+        p.startswith("settings, schedule: I can't read 'sometimes' as a schedule") for p in problems
+    )
     assert any(p.startswith("settings: unknown key “colour”") for p in problems)
     assert any(
         p.startswith("watchlist 2 “Broken”, query: missing ) for the ( at position 12")
