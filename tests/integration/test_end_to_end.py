@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,12 @@ async def test_first_alert_end_to_end(
         assert answer.text == "Russia AND embassy: Russia AND embassy" and answer.show_alert
         telegram.user_presses(CHAT, digest.message_id, "mute:1")
         await telegram.wait_for(lambda: len(telegram.callback_answers) == 2)
-        assert telegram.callback_answers[1].text == "Russia AND embassy is muted for a day."
+        toast = telegram.callback_answers[1].text
+        assert re.fullmatch(
+            r"Russia AND embassy is muted until \w{3} \d\d:\d\d\. "
+            r"/mute Russia AND embassy off ends it\.",
+            toast,
+        ), toast
         telegram.user_presses(CHAT, digest.message_id, "mute:99")
         await telegram.wait_for(lambda: len(telegram.callback_answers) == 3)
         assert telegram.callback_answers[2].text == "That watchlist no longer exists."
