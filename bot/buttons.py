@@ -184,14 +184,15 @@ async def on_watchlist_button(update: Update, context: Context) -> None:
     elif action == "D":
         services.engine.remove_watchlist(watchlist.chat_id, watchlist.id)
         await query.answer(f"{watchlist.name} is deleted.")
-        await _edit(message, f"🗑 <b>{text_html(watchlist.name)}</b> is deleted.", None)
+        header = handlers._channel_header(update, context)
+        await _edit(message, f"{header}🗑 <b>{text_html(watchlist.name)}</b> is deleted.", None)
         return
     elif action not in ("o", "b"):
         await query.answer("That button is from an older version; see /watchlists.")
         return
     current = services.store.get_watchlist(watchlist.id) or watchlist
     await query.answer(toast)
-    text = card_text(chat, current, now)
+    text = handlers._channel_header(update, context) + card_text(chat, current, now)
     if action == "d":
         text += "\nDelete it? Its waiting stories go too."
     markup = markup or card_keyboard(current, now)
@@ -242,6 +243,7 @@ async def _send_test(
         text = handlers.render_query_error(watchlist.query, e)
     else:
         text = render_preview(query, await run_preview(services, chat.id, query, now))
+    text = handlers._channel_header(update, context) + text
     where = update.effective_chat
     if where is not None:
         await context.bot.send_message(

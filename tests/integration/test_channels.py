@@ -129,3 +129,26 @@ async def test_buttons_under_a_channel_digest_are_for_its_admins(
     telegram.user_presses(CHANNEL, posted.message_id, f"pause:{gas.id}", user_id=USER)
     await telegram.wait_for(lambda: len(telegram.callback_answers) == 2, what="an answer")
     assert store.watchlists(CHANNEL)[0].paused
+
+
+async def test_a_channel_watchlist_card_and_its_test_name_the_channel(
+    app: NewswatchApp, telegram: FakeTelegram
+) -> None:
+    from tests.integration.test_conversations import Talk, button_data
+
+    talk = Talk(telegram, USER)
+    await talk.say("/channel @deskwire")
+    await talk.say("/watch Gas: gas")
+    [gas] = app.bot_data.require().store.watchlists(CHANNEL)
+    listing = await talk.say("/watchlists")
+    assert listing.plain_text.startswith(HEADER)
+    before = len(telegram.sent_to(USER))
+    telegram.user_presses(USER, listing.message_id, f"wl:o:{gas.id}", user_id=USER)
+    card = (await telegram.wait_for_messages(USER, before + 1, timeout=10))[-1]
+    assert card.plain_text.startswith(HEADER) and "Gas: gas" in card.plain_text
+    assert f"wl:t:{gas.id}" in button_data(card)
+    assert (await talk.press(card, f"wl:p:{gas.id}")).startswith(HEADER)  # the edited card too
+    before = len(telegram.sent_to(USER))
+    telegram.user_presses(USER, card.message_id, f"wl:t:{gas.id}", user_id=USER)
+    tested = (await telegram.wait_for_messages(USER, before + 1, timeout=10))[-1]
+    assert tested.plain_text.startswith(HEADER) and "🔎" in tested.plain_text
