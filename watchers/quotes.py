@@ -404,6 +404,7 @@ class _Doc:
     person_hint: tuple[tuple[int, int], ...] = ()
     place_hint: tuple[tuple[int, int], ...] = ()
     org_hint: tuple[tuple[int, int], ...] = ()  # organisations and nationalities tagged so
+    person_words: frozenset[str] = frozenset()  # the last word of every name tagged a person
     org_names: frozenset[str] = frozenset()  # names found to be organisations by their context
     # a first or last word an organisation goes by on its own ("Ferncliff") -> its full name
     org_short: dict[str, str] = field(default_factory=dict)
@@ -787,9 +788,12 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
     person_hint: list[tuple[int, int]] = []
     place_hint: list[tuple[int, int]] = []
     org_hint: list[tuple[int, int]] = []
+    person_words: set[str] = set()
     for e in entities or ():
         if e.label == "PERSON":
             person_hint.append((e.start, e.end))
+            if e.text.split():
+                person_words.add(_name_key(e.text.split()))
         elif e.label in ("GPE", "LOC", "FAC"):
             place_hint.append((e.start, e.end))
         elif e.label in ("ORG", "NORP"):
@@ -807,6 +811,7 @@ def _analyse(text: str, entities: Sequence[Entity] | None) -> _Doc:
         person_hint=tuple(sorted(person_hint)),
         place_hint=tuple(sorted(place_hint)),
         org_hint=tuple(sorted(org_hint)),
+        person_words=frozenset(person_words),
     )
     doc = _with_mentions(doc)
     return _with_actors(doc)
@@ -820,6 +825,21 @@ def _covered(spans: Sequence[tuple[int, int]], a: int, b: int) -> bool:
 def _overlaps(spans: Sequence[tuple[int, int]], a: int, b: int) -> bool:
     k = bisect_right(spans, (b, 0)) - 1
     return k >= 0 and spans[k][1] > a
+
+
+def _person_tagged(doc: _Doc, a: int, last: int, b: int) -> bool:
+    """Whether the recogniser tags the name at ``a``..``b`` (last word at ``last``) a person:
+    a person's span that stops before the name's last word is a name inside a longer name
+    (``James Webb`` in ``James Webb Space Telescope``), which is no person."""
+    k = bisect_right(doc.person_hint, (b, 0)) - 1
+    return k >= 0 and doc.person_hint[k][1] > max(a, last)
+
+
+def _org_tagged(doc: _Doc, a: int, b: int, words: Sequence[str]) -> bool:
+    """Whether the recogniser tags the name at ``a``..``b`` an organisation, unless it tags the
+    name's last word a person elsewhere in the text (``Virat Kohli`` taken for a body once,
+    ``Kohli`` for a person later): a surname the recogniser also reads as a person's is one."""
+    return _covered(doc.org_hint, a, b) and _name_key(list(words)) not in doc.person_words
 
 
 def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
@@ -912,9 +932,9 @@ def _with_mentions(doc: _Doc) -> _Doc:
             or _org_by_context(doc, i, j, words, titled)
         )
         prev = toks[i - 1].lower if i > 0 else ""
-        hinted = _overlaps(doc.person_hint, start, toks[j - 1].end)
+        hinted = _person_tagged(doc, start, toks[j - 1].start, toks[j - 1].end)
         placed = _covered(doc.place_hint, start, toks[j - 1].end) or _is_country(words)
-        org = org or (_covered(doc.org_hint, start, toks[j - 1].end) and not hinted)
+        org = org or (_org_tagged(doc, start, toks[j - 1].end, words) and not hinted)
         if org:
             candidates.append((i, j, words, _Mentioned.ORG))
             continue
@@ -1557,7 +1577,11 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
         people = [
             m
             for m in mentions
-            if (m.kind is _Mentioned.PERSON and _agrees(doc, m.name, pronoun))
+            if (
+                m.kind is _Mentioned.PERSON
+                and _agrees(doc, m.name, pronoun)
+                and doc.toks[doc.tok_at(m.pos)].quote < 0  # a name inside a quote is spoken of
+            )
             or (m.kind is _Mentioned.PRONOUN and (not pronoun or m.name == pronoun))
         ]
         if people:
@@ -1578,7 +1602,10 @@ def _not_person(doc: _Doc, ref: _Ref) -> bool:
     return (
         _is_country(ref.text.split())
         or _overlaps(doc.place_hint, ref.pos, end)
-        or _overlaps(doc.org_hint, ref.pos, end)
+        or (
+            _overlaps(doc.org_hint, ref.pos, end)
+            and _name_key(ref.text.split()) not in doc.person_words
+        )
         or ref.text in doc.org_names
     )
 
