@@ -24,7 +24,7 @@ from bot.services import Context, Services
 from watchers.errors import CommandError, QueryError
 from watchers.model import Chat, Watchlist
 from watchers.query import parse_query
-from watchers.schedule import parse_schedule, parse_timezone
+from watchers.schedule import is_muted, parse_schedule, parse_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +62,14 @@ def _local(moment: datetime, timezone: str, now: datetime) -> str:
     return f"{local:%H:%M}" if local.date() == today.date() else f"{local:%a %H:%M}"
 
 
-def _muted(watchlist: Watchlist, now: datetime) -> bool:
-    return watchlist.muted_until is not None and watchlist.muted_until > now
-
-
 def card_text(chat: Chat, watchlist: Watchlist, now: datetime) -> str:
-    """A watchlist's card: its name, query and state."""
+    """A watchlist's card: its name, query and state (as ``/watchlists`` shows it), a line each."""
     lines = [f"<b>{text_html(watchlist.name)}</b>: <code>{text_html(watchlist.query)}</code>"]
-    lines.append("⏸ Paused: it looks for nothing." if watchlist.paused else "▶️ Watching.")
-    if _muted(watchlist, now) and watchlist.muted_until is not None:
-        until = _local(watchlist.muted_until, chat.timezone, now)
-        lines.append(f"🔕 Muted until {until}: what it finds waits until then.")
-    schedule = watchlist.schedule or chat.schedule
-    own = "" if watchlist.schedule else " (the chat's schedule)"
-    lines.append(f"📅 Digests: {text_html(schedule)}{own}, {text_html(chat.timezone)}.")
+    if not watchlist.paused:
+        lines.append("▶️ Watching.")
+    for state in handlers.watchlist_states(chat, watchlist, now):
+        mark, _, words = state.partition(" ")
+        lines.append(f"{mark} {words[:1].upper()}{words[1:]}.")
     return "\n".join(lines)
 
 
@@ -86,7 +80,7 @@ def card_keyboard(watchlist: Watchlist, now: datetime) -> InlineKeyboardMarkup:
     )
     mute = (
         _button("🔔 Unmute", f"wl:u:{i}")
-        if _muted(watchlist, now)
+        if is_muted(watchlist.muted_until, now)
         else _button("🔕 Mute", f"wl:m:{i}")
     )
     return InlineKeyboardMarkup(

@@ -40,7 +40,6 @@ from bot.preview import count_text, run_preview, window_text
 from bot.render import text_html
 from bot.services import Context
 from watchers.errors import CommandError, FeedError, QueryError
-from watchers.fetch import validate_feed_url
 from watchers.query import (
     EntityTerm,
     Near,
@@ -373,33 +372,22 @@ async def start_addfeed(update: Update, context: Context) -> int:
 async def got_url(update: Update, context: Context) -> int:
     draft = _draft(update, context)
     services = handlers._services(context)
-    most = services.config.limits.feeds_per_chat
-    if len(services.store.followed_feeds(draft.chat_id)) >= most:
-        _forget(update, context)
-        raise CommandError(
-            f"This chat follows {most} feeds, the most it can. Remove one with /removefeed."
-        )
-    text = _text(update)
     try:
-        url = validate_feed_url(text)
-        feed, count = await services.engine.follow_new_feed(draft.chat_id, url, services.clock())
+        reply = await handlers.follow_feed(services, draft.chat_id, _text(update))
+    except CommandError:
+        _forget(update, context)
+        raise
     except FeedError as e:
         await _say(
             update,
             context,
-            f"I couldn't add that feed: {text_html(e.message)}\nSend another address, or the "
-            f"site's RSS or Atom link. {CANCEL_HINT}",
+            f"{handlers.feed_error_text(e)}\nSend another address, or the site's RSS or Atom "
+            f"link. {CANCEL_HINT}",
             ask="https://example.com/rss",
         )
         return URL
     _forget(update, context)
-    items = f" ({count} {'story' if count == 1 else 'stories'} in it now)" if count else ""
-    await _say(
-        update,
-        context,
-        f"✅ Following <b>{text_html(feed.title)}</b>{items}. New stories will be checked "
-        "against your watchlists; /feeds lists them.",
-    )
+    await _say(update, context, reply)
     return END
 
 

@@ -609,8 +609,14 @@ async def cmd_watchlists(update: Update, context: Context) -> None:
 
 
 def watchlist_state(chat: Chat, watchlist: Watchlist, now: datetime) -> str:
+    """``watchlist_states`` on one line (``/watchlists``)."""
+    return " · ".join(watchlist_states(chat, watchlist, now))
+
+
+def watchlist_states(chat: Chat, watchlist: Watchlist, now: datetime) -> list[str]:
     """``⏸ paused`` / ``🔕 muted until Tue 14:30`` / the digests' schedule, as HTML: what a
-    user needs to know to understand why a story came, or did not."""
+    user needs to know to understand why a story came, or did not (``/watchlists`` and the
+    watchlist's card)."""
     states: list[str] = []
     if watchlist.paused:
         states.append(f"⏸ paused (/resume {text_html(watchlist.name)})")
@@ -619,7 +625,7 @@ def watchlist_state(chat: Chat, watchlist: Watchlist, now: datetime) -> str:
     own = watchlist.schedule is not None
     when = _describe_schedule(watchlist.schedule or chat.schedule, chat.timezone)
     states.append(f"📅 {when}" + ("" if own else " (the chat's schedule)"))
-    return " · ".join(states)
+    return states
 
 
 async def cmd_unwatch(update: Update, context: Context) -> None:
@@ -649,41 +655,44 @@ async def cmd_addfeed(update: Update, context: Context) -> None:
         usage="Which feed? Send its address, e.g. /addfeed https://example.com/rss (a web page "
         "that links to its feed works too).",
     )
+    try:
+        text = await follow_feed(services, chat.id, arg)
+    except FeedError as e:
+        text = f"{feed_error_text(e)}\nCheck the address, or try the site's RSS or Atom link."
+    await _reply(update, context, text)
+
+
+async def follow_feed(services: Services, chat_id: int, address: str) -> str:
+    """Follow the feed at ``address`` (or the one a page there links to) for a chat, and say
+    what happened (``/addfeed`` and its conversation). Raises ``CommandError`` when the chat
+    follows all the feeds it may, ``FeedError`` when there is no feed to follow there."""
     most = services.config.limits.feeds_per_chat
-    followed = services.store.followed_feeds(chat.id)
-    already = _followed_feed(followed, arg)
+    followed = services.store.followed_feeds(chat_id)
+    already = _followed_feed(followed, address)
     if already is not None:
-        await _reply(update, context, _already_following(already))
-        return
+        return _already_following(already)
     if len(followed) >= most:
         raise CommandError(
             f"This chat follows {most} feed{'s' if most != 1 else ''}, the most it can. "
             "Remove one with /removefeed."
         )
-    try:
-        url = validate_feed_url(arg)
-        feed, count = await services.engine.follow_new_feed(chat.id, url, services.clock())
-    except FeedError as e:
-        why = e.message.rstrip(" :")
-        await _reply(
-            update,
-            context,
-            f"I couldn't add that feed: {text_html(as_sentence(why, capital=False))}\n"
-            "Check the address, or try the site's RSS or Atom link.",
-        )
-        return
+    url = validate_feed_url(address)
+    feed, count = await services.engine.follow_new_feed(chat_id, url, services.clock())
     if any(f.id == feed.id for f in followed):  # the page led to a feed already followed
-        await _reply(update, context, _already_following(feed))
-        return
+        return _already_following(feed)
     items = f" ({counted(count, 'story', 'stories')} in it now)" if count else ""
     if feed.url != url:
         items += " — the feed that page links to"
-    await _reply(
-        update,
-        context,
+    return (
         f"✅ Following <b>{text_html(feed.title)}</b>{items}. "
-        "New stories will be checked against your watchlists.",
+        "New stories will be checked against your watchlists."
     )
+
+
+def feed_error_text(error: FeedError) -> str:
+    """Why a feed could not be added, as a sentence."""
+    why = error.message.rstrip(" :")
+    return f"I couldn't add that feed: {text_html(as_sentence(why, capital=False))}"
 
 
 def _followed_feed(feeds: list[Feed], url: str) -> Feed | None:

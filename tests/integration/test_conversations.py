@@ -137,6 +137,8 @@ async def test_cancel_and_the_other_conversations(
     assert "Send another address" in again.plain_text
     feeds.publish("/extra.xml", rss([{"title": "A", "guid": "a"}], title="Extra News"))
     assert "Following Extra News" in (await talk.say(feeds.url("/extra.xml"))).plain_text
+    await talk.say("/addfeed")  # the same feed again: said so, as /addfeed <url> says it
+    assert "already follow Extra News" in (await talk.say(feeds.url("/extra.xml"))).plain_text
 
     schedule = await talk.say("/schedule")
     assert "Digests for this chat come as soon as they are found" in schedule.plain_text

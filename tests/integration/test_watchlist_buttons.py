@@ -77,7 +77,7 @@ async def test_card_buttons_change_with_the_state(
     assert "Muted" not in await talk.press(card, f"wl:u:{gas.id}")
 
     await talk.press(card, f"wl:s:{gas.id}")
-    assert "daily 08:00" in await talk.press(card, f"wl:S:{gas.id}:daily_08:00")
+    assert "Daily 08:00" in await talk.press(card, f"wl:S:{gas.id}:daily_08:00")
     assert store.get_watchlist(gas.id).schedule == "daily 08:00"  # type: ignore[union-attr]
 
     before = len(telegram.sent_to(CHAT))
