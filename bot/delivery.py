@@ -94,17 +94,19 @@ def queue_digests(
         decisions = {
             w.id: decide_delivery(chat, w, now, forced=forced) for w in watchlists.values()
         }
-        hits = [
-            h
-            for h in store.pending_hits(chat_id, include_held=forced)
-            if h.watchlist_id in decisions and decisions[h.watchlist_id].send
-        ]
+        due = [watchlist_id for watchlist_id, d in decisions.items() if d.send]
+        if not due:
+            continue
+        # Every watchlist's hits: a story goes once, with the first due digest that has it.
+        hits = store.pending_hits(chat_id, include_held=forced or len(watchlists) > 1)
         for composed in compose_digests(
             chat_id,
             hits,
             watchlists,
             quotes_per_article=quotes_per_article,
             max_items=max_items,
+            due=due,
+            include_held=forced,
         ):
             watchlist_id = composed.digest.watchlist_id
             texts = render(composed.digest, now, composed.more)

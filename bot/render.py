@@ -73,6 +73,8 @@ def render_item_html(item: DigestItem, now: datetime) -> str:
         lines.append(text_html(meta))
     if item.matched:
         lines.append("Matched: <i>" + text_html(", ".join(item.matched)) + "</i>")
+    if item.watchlists:
+        lines.append("Watchlists: <i>" + text_html(", ".join(item.watchlists)) + "</i>")
     if item.quotes:
         for q in item.quotes:
             lines.append(f"<blockquote>{text_html(quote_line(q))}</blockquote>")
@@ -124,6 +126,8 @@ def render_digest_text(digest: Digest, now: datetime, *, more: int = 0) -> str:
             lines.append(f"  {meta}")
         if item.matched:
             lines.append(f"  matched: {', '.join(item.matched)}")
+        if item.watchlists:
+            lines.append(f"  watchlists: {', '.join(item.watchlists)}")
         for q in item.quotes:
             lines.append(f"  {quote_line(q)}")
         if not item.quotes and item.snippet:

@@ -11,8 +11,8 @@ stories shown: it is bounded by what is shown, not by how many hits are held
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from watchers.dedup import (
@@ -192,6 +192,32 @@ def choose_stories(
     return stories, rest
 
 
+def _same_story_as(hit: PendingHit, leaders: Sequence[StoryFingerprint]) -> int | None:
+    """The index of the first of ``leaders`` that is the hit's story, None if none is."""
+    words = _words(hit)
+    candidates = (
+        range(len(leaders))
+        if words is None
+        else [i for i, lead in enumerate(leaders) if may_be_same_story(words, lead)]
+    )
+    if not candidates:
+        return None
+    fingerprint = _fingerprint(hit)
+    return next((i for i in candidates if same_story(leaders[i], fingerprint)), None)
+
+
+def _other_copies(group: Sequence[PendingHit], extra: Sequence[PendingHit]) -> list[PendingHit]:
+    """The story's copies after its representative: its own, then those that only other
+    watchlists matched, each article once."""
+    seen = {h.article_id for h in group}
+    copies = list(group[1:])
+    for h in extra:
+        if h.article_id not in seen:
+            seen.add(h.article_id)
+            copies.append(h)
+    return copies
+
+
 def compose_digests(
     chat_id: int,
     hits: Sequence[PendingHit],
@@ -199,33 +225,83 @@ def compose_digests(
     *,
     quotes_per_article: int = 1,
     max_items: int = 10,
+    due: Collection[int] | None = None,
+    include_held: bool = True,
 ) -> list[ComposedDigest]:
-    """One digest per watchlist with pending hits, newest stories first.
+    """One digest per due watchlist with pending hits, newest stories first; ``hits`` are the
+    chat's pending hits, of every watchlist.
 
     The same story from several feeds is one item, "also" listing every other copy with its
     link. At most ``max_items`` items go in a digest; the hits of later stories stay pending
     (``held``) and ``more`` counts them, one per link (copies of one story under different links
     count apart until they are shown). Hits of watchlists that no longer exist are left out.
+
+    A chat gets a story once, however many of its watchlists it matched: it goes in the digest
+    of the first due watchlist (``due``, by id; default: every watchlist with hits) that has
+    it, the item naming every watchlist it matched, and the other watchlists' hits of it go
+    with that digest (due or not, held or not), so that their own digests do not repeat it.
+    A due watchlist's held hits are offered for its digest only with ``include_held``.
     """
+    known = [h for h in hits if h.watchlist_id in watchlists]
     by_watchlist: dict[int, list[PendingHit]] = {}
-    for hit in hits:
-        if hit.watchlist_id in watchlists:
-            by_watchlist.setdefault(hit.watchlist_id, []).append(hit)
+    for hit in known:
+        by_watchlist.setdefault(hit.watchlist_id, []).append(hit)
+    due_ids = sorted(by_watchlist if due is None else set(due) & by_watchlist.keys())
+    several = len(by_watchlist) > 1
+    taken: set[int] = set()  # articles in a digest composed here
+    drafts: list[tuple[int, list[list[PendingHit]], list[list[PendingHit]], list[PendingHit]]] = []
+    for watchlist_id in due_ids:
+        own = [
+            h
+            for h in by_watchlist[watchlist_id]
+            if h.article_id not in taken and (include_held or not h.held)
+        ]
+        if not own:
+            continue
+        chosen, rest = choose_stories(own, max_items)
+        extra: list[list[PendingHit]] = [[] for _ in chosen]
+        if several:
+            story_of = {h.article_id: i for i, group in enumerate(chosen) for h in group}
+            leaders = [_fingerprint(group[0]) for group in chosen]
+            for hit in known:
+                if hit.watchlist_id == watchlist_id or hit.article_id in taken:
+                    continue
+                i = story_of.get(hit.article_id)
+                if i is None:
+                    i = _same_story_as(hit, leaders)
+                    if i is None:
+                        continue
+                    story_of[hit.article_id] = i
+                extra[i].append(hit)
+        for group, more_hits in zip(chosen, extra, strict=True):
+            taken.update(h.article_id for h in group)
+            taken.update(h.article_id for h in more_hits)
+        drafts.append((watchlist_id, chosen, extra, rest))
     out = []
-    for watchlist_id in sorted(by_watchlist):
-        chosen, rest = choose_stories(by_watchlist[watchlist_id], max_items)
+    for watchlist_id, chosen, extra, rest in drafts:
+        left = [h for h in rest if h.article_id not in taken]
+        items = []
+        for group, more_hits in zip(chosen, extra, strict=True):
+            matched = {watchlist_id} | {h.watchlist_id for h in more_hits}
+            names = tuple(watchlists[i].name for i in sorted(matched)) if len(matched) > 1 else ()
+            item = _item(group[0], quotes_per_article, _other_copies(group, more_hits))
+            items.append(replace(item, watchlists=names))
         digest = Digest(
             chat_id=chat_id,
             watchlist_id=watchlist_id,
             watchlist_name=watchlists[watchlist_id].name,
-            items=tuple(_item(g[0], quotes_per_article, g[1:]) for g in chosen),
+            items=tuple(items),
         )
         out.append(
             ComposedDigest(
                 digest=digest,
-                hits=tuple((h.watchlist_id, h.article_id) for g in chosen for h in g),
-                more=len({_link_key(h) for h in rest}),
-                held=tuple((h.watchlist_id, h.article_id) for h in rest),
+                hits=tuple(
+                    (h.watchlist_id, h.article_id)
+                    for group, more_hits in zip(chosen, extra, strict=True)
+                    for h in (*group, *more_hits)
+                ),
+                more=len({_link_key(h) for h in left}),
+                held=tuple((h.watchlist_id, h.article_id) for h in left),
             )
         )
     return out

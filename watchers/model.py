@@ -160,6 +160,7 @@ class DigestItem:
     snippet: str = ""
     snippet_spans: tuple[tuple[int, int], ...] = ()
     also: tuple[StoryCopy, ...] = ()
+    watchlists: tuple[str, ...] = ()  # every watchlist of the chat it matched, when several
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class PendingHit:
     detail: HitDetail
     created_at: datetime
     story: str = ""  # the story fingerprint, to group one story from several feeds
+    held: bool = False  # past a digest's first stories: waits for /digest more
 
 
 class OutboxState(StrEnum):

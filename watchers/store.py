@@ -793,7 +793,7 @@ class SqliteStorage:
         """Hits not yet in a digest; held ones (past a digest's first items) only if asked."""
         rows = self._query(
             "SELECT hits.watchlist_id, hits.article_id, hits.detail, hits.created_at, hits.story, "
-            "articles.* "
+            "hits.held, articles.* "
             "FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
             "JOIN articles ON articles.id=hits.article_id "
             "WHERE w.chat_id=? AND hits.outbox_id IS NULL AND (hits.held=0 OR ?) "
@@ -808,6 +808,7 @@ class SqliteStorage:
                 detail=detail_from_json(r["detail"]),
                 created_at=datetime.fromisoformat(r["created_at"]),
                 story=r["story"] or "",
+                held=bool(r["held"]),
             )
             for r in rows
         ]

@@ -693,7 +693,7 @@ class PostgresStorage:
         """Hits not yet in a digest; held ones (past a digest's first items) only if asked."""
         rows = self._query(
             "SELECT hits.watchlist_id, hits.article_id, hits.detail, "
-            "hits.created_at AS hit_created_at, hits.story, articles.* "
+            "hits.created_at AS hit_created_at, hits.story, hits.held, articles.* "
             "FROM hits JOIN watchlists w ON w.id=hits.watchlist_id "
             "JOIN articles ON articles.id=hits.article_id "
             "WHERE w.chat_id=%s AND hits.outbox_id IS NULL AND (NOT hits.held OR %s) "
@@ -708,6 +708,7 @@ class PostgresStorage:
                 detail=detail_from_json(r["detail"]),
                 created_at=r["hit_created_at"].astimezone(UTC),
                 story=r["story"] or "",
+                held=bool(r["held"]),
             )
             for r in rows
         ]

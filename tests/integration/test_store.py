@@ -138,6 +138,15 @@ def test_hits_round_trip_and_leave_pending_when_queued(store: Storage) -> None:
     assert [m.text for m in store.due_outbox(NOW)] == ["<b>digest</b>"]
 
 
+def test_held_hits_are_read_only_when_asked_and_say_they_are_held(store: Storage) -> None:
+    w, a = _setup_hit(store)
+    assert [h.held for h in store.pending_hits(1)] == [False]
+    store.hold_hits([(w, a)])
+    assert store.pending_hits(1) == []
+    assert [h.held for h in store.pending_hits(1, include_held=True)] == [True]
+    assert store.chats_with_pending_hits() == []
+
+
 def test_outbox_lifecycle(store: Storage) -> None:
     w, a = _setup_hit(store)
     [row] = store.queue_messages(1, w, ["one"], [(w, a)], NOW)

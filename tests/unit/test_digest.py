@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -262,3 +263,34 @@ def test_quiet_hours_hold_instant_alerts_or_silence_them() -> None:
 
 def test_a_broken_stored_schedule_falls_back_to_instant() -> None:
     assert decide_delivery(Chat(7, "private", schedule="sometimes"), _w(), NOW).send
+
+
+def test_a_story_of_several_watchlists_goes_once_with_the_first_due_digest_naming_all() -> None:
+    watchlists = {**WATCHLISTS, 3: Watchlist(3, 7, "Europe", "Europe", NOW)}
+    hits = [
+        _hit(1, 10, ("Russia",), 5),
+        _hit(2, 10, ("gas",), 5),
+        _hit(3, 10, ("Europe",), 5),
+        _hit(3, 11, ("Europe",), 1),
+        _hit(2, 12, ("gas",), 2),
+    ]
+    # Gas and Europe are due, Embassies is not: Gas (the first due) takes story 10 for all three.
+    gas, europe = compose_digests(7, hits, watchlists, due=[2, 3])
+    assert [i.article_id for i in gas.digest.items] == [12, 10]
+    assert gas.digest.items[1].watchlists == ("Embassies", "Gas", "Europe")
+    assert gas.digest.items[0].watchlists == ()  # one watchlist: nothing to name
+    assert set(gas.hits) == {(2, 12), (1, 10), (2, 10), (3, 10)}
+    assert [i.article_id for i in europe.digest.items] == [11]
+    assert "watchlists: Embassies, Gas, Europe" in render_digest_text(gas.digest, NOW)
+
+
+def test_a_held_story_another_digest_shows_is_no_longer_held_nor_counted() -> None:
+    hits = [_hit(1, a, ("Russia",), a) for a in range(1, 4)] + [_hit(2, 3, ("gas",), 3)]
+    embassies, gas = compose_digests(7, hits, WATCHLISTS, max_items=2)
+    assert embassies.held == () and embassies.more == 0  # story 3 went with Gas, naming both
+    assert gas.hits == ((2, 3), (1, 3))
+    # A held hit is offered for its own digest only when asked (/digest now).
+    held = [replace(_hit(1, 5, ("Russia",), 1), held=True)]
+    assert compose_digests(7, held, WATCHLISTS, include_held=False) == []
+    [asked] = compose_digests(7, held, WATCHLISTS, include_held=True)
+    assert [i.article_id for i in asked.digest.items] == [5]
