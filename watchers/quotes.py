@@ -168,7 +168,7 @@ _SKIPPABLE = _words(
     """
     also later then further previously earlier separately recently once again has had have would
     will was is were are had did does do could should may might must only even still reportedly
-    publicly privately
+    publicly privately today yesterday tonight
     """
 )
 # Capitalised only because they open a sentence (or a headline); never part of a name.
@@ -221,7 +221,7 @@ _TITLES = _words(
     exchequer affairs prosecutor coroner magistrate solicitor barrister counsel advocate
     headteacher headmaster headmistress principal treasurer chairperson founder co-founder
     referee umpire skipper winger forward trainer doctor nurse surgeon leader majority minority
-    whip former justices judges senators
+    whip former justices judges senators juror jurors mla mlas mp mps cm supt dsp analyst
     """
 )
 # Words that make a capitalised name an organisation (or a place), not a person.
@@ -265,6 +265,7 @@ _NP_STOP = _words(
 _TITLE_PREFIXES = _words("vice pro ex co")
 _ABBREVIATIONS = _words(
     "dr mr mrs ms mx prof st gen sen rep gov col capt lt sgt rev jr sr no vs etc inc ltd co corp mt"
+    " supt"
 )
 
 _OPENERS = "“„«"
@@ -409,6 +410,8 @@ class _Doc:
     # a first or last word an organisation goes by on its own ("Ferncliff") -> its full name
     org_short: dict[str, str] = field(default_factory=dict)
     genders: dict[str, str] = field(default_factory=dict)  # person -> "he" or "she"
+    # a first name that only one full name in the text has ("Maya") -> that name's surname
+    first_names: dict[str, str] = field(default_factory=dict)
     # title word -> (position, full name) of people named with it ("Judge Alun Rees")
     titled: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
@@ -957,6 +960,7 @@ def _with_mentions(doc: _Doc) -> _Doc:
     doc = replace(
         doc,
         surnames={k: tuple(v) for k, v in surnames.items()},
+        first_names=_first_names(doc, full_names, surnames),
         org_names=org_names,
         org_short=_short_forms(doc, org_names, surnames),
         titled={k: tuple(v) for k, v in by_title.items()},
@@ -979,6 +983,33 @@ def _with_mentions(doc: _Doc) -> _Doc:
             mentions.append(_Mention(t.start, doc.sent_of(t.start), t.lower, _Mentioned.PRONOUN))
     mentions.sort(key=lambda m: m.pos)
     return replace(doc, mentions=tuple(mentions), mention_pos=tuple(m.pos for m in mentions))
+
+
+def _first_names(
+    doc: _Doc, full_names: Sequence[tuple[int, str]], surnames: dict[str, list[tuple[int, str]]]
+) -> dict[str, str]:
+    """A first name that may stand for a person alone (``Maya`` for ``Maya Lindqvist``): the
+    first word of a full name that no other person in the text shares, that is nobody's
+    surname and that the text never writes in lower case; mapped to that person's surname."""
+    out: dict[str, str] = {}
+    clashes: set[str] = set()
+    for _, name in full_names:
+        words = name.split()
+        first, key = words[0], _name_key(words)
+        if (
+            len(first) < 3
+            or not first[:1].isupper()
+            or first.lower() in doc.lower_words
+            or first.lower() in _STOP
+            or first.endswith(".")
+            or first in surnames
+            or _is_title(first)
+        ):
+            continue
+        if out.get(first, key) != key:
+            clashes.add(first)
+        out[first] = key
+    return {w: k for w, k in out.items() if w not in clashes}
 
 
 def _short_forms(
@@ -1178,6 +1209,8 @@ def _surname_key(doc: _Doc, key: str) -> str | None:
     length or more that differs from it by one letter added, dropped or changed."""
     if key in doc.surnames:
         return key
+    if key in doc.first_names:
+        return doc.first_names[key]
     if len(key) < _MIN_TYPO_SURNAME or not key[:1].isupper():
         return None
     near = [k for k in list(doc.surnames)[:_MAX_ITEMS] if _one_edit(key, k) and k[0] == key[0]]
