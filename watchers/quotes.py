@@ -1778,16 +1778,25 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     else:
         named = _person_before(doc, ref.pos, depth + 1)
     # The description wins over a person named later in its own sentence, who is more likely
-    # the subject of what was reported ("An agent …, said Hale had asked").
+    # the subject of what was reported ("An agent …, said Hale had asked"), and over one who
+    # is only spoken of when the description was the subject of a reporting verb ("A police
+    # officer said …" and later "said the officer", with a victim named in between).
     if antecedent is not None and (
         named is None
         or antecedent[0] > named[0]
         or doc.sent_of(antecedent[0]) == doc.sent_of(named[0])
+        or (_is_actor(doc, antecedent[0]) and not _is_actor(doc, named[0]))
     ):
         return antecedent[1]
     if named is not None:
         return named[1]
     return ref.text
+
+
+def _is_actor(doc: _Doc, pos: int) -> bool:
+    """Whether the phrase at ``pos`` is the subject of a reporting verb."""
+    a = bisect_left(doc.actor_pos, pos)
+    return a < len(doc.actor_pos) and doc.actor_pos[a] == pos
 
 
 def _indefinite_before(

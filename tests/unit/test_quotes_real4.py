@@ -44,3 +44,13 @@ def test_a_first_name_two_people_share_names_nobody() -> None:
     )
     assert speakers(text) != ["Priyan Desal"]
     assert speakers(text) != ["Priyan Kotte"]
+
+
+def test_the_officer_is_the_unnamed_officer_who_spoke_not_a_victim_named_since() -> None:
+    text = (
+        "A senior fire officer said the blaze began in the kitchen.\n\n"
+        "Neighbours tried to reach Dora Whitcombe, who lived alone, but the smoke drove them "
+        "back.\n\n"
+        "“The alarm in the flat had no battery in it,” said the officer."
+    )
+    assert speakers(text) == ["a senior fire officer"]
