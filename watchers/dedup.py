@@ -35,6 +35,13 @@ headline and lead lack it. Different facts are:
   figure the other lacks. A rewrite that calls one actor by another name ("Fed", "US Federal
   Reserve") changes the wording around it and keeps the other marks and figures, so such copies
   still merge;
+* another actor: each headline opens with a name that its lead repeats (its head: mostly who
+  does what), the two heads differ (and do not begin alike, as "Croatia" and "Croatians" do),
+  and either each head is missing from the other story ("Nordair orders 40 Airbus jets",
+  "Skyway orders 40 Airbus jets") or the same names stand in the other order in alike wording
+  ("Sinner beats Alcaraz in Paris final", "Alcaraz beats Sinner in Paris final": who did what
+  to whom). A head the lead does not repeat may be a short name for it ("Fed" over "The Federal
+  Reserve ..."), so it tells nothing;
 * another day: both stories name days of the week, and none in common.
 
 A copy that only adds a fact ("Strong 6.1 quake hits Japan" beside "Earthquake strikes off
@@ -67,6 +74,7 @@ __all__ = [
     "ALIKE_WORDING",
     "HEADLINE_FLOOR",
     "HEADLINE_WORDS",
+    "HEAD_LETTERS",
     "LEAD_WORDS",
     "SAME_STORY_THRESHOLD",
     "StoryFingerprint",
@@ -101,11 +109,15 @@ ALIKE_WORDING = 0.6
 """Headlines whose words other than names are at least this alike (Jaccard) say the same thing
 about whoever they name: different names in them make different stories."""
 
+HEAD_LETTERS = 5
+"""Heads that begin with the same this many letters are one actor ("Croatia", "Croatians")."""
+
 LEAD_WORDS = 30
 """Content words of the lead that are kept: about its first sentence or two."""
 
-_FORMAT = "3"  # the version of ``StoryFingerprint.to_str``
-_OLD_FORMAT = "2"  # still read (without figures), so that stored fingerprints keep grouping
+_FORMAT = "4"  # the version of ``StoryFingerprint.to_str``
+_FORMAT_3 = "3"  # still read (without a head), so that stored fingerprints keep grouping
+_OLD_FORMAT = "2"  # still read (without figures or head)
 
 # --- links -------------------------------------------------------------------------------------
 
@@ -172,9 +184,13 @@ def _words(text: str) -> list[str]:
 
 
 _DAYS = frozenset(_words("monday tuesday wednesday thursday friday saturday sunday"))
-_STOP_WORDS = _DAYS | frozenset(
-    _words(
-        """
+_ARTICLES = frozenset(_words("a an the"))
+_STOP_WORDS = (
+    _DAYS
+    | _ARTICLES
+    | frozenset(
+        _words(
+            """
     a an the and or but nor so yet if as of to in on at by for from with into onto upon over
     under after before about above below between among through during without within against
     toward towards than then this that these those it its is are was were be been being am
@@ -185,6 +201,7 @@ _STOP_WORDS = _DAYS | frozenset(
     it's its' s t up out off down again further once now still even ever
     say says said saying according source sources report reports reported reportedly
     """
+        )
     )
 )
 _WIRE_TAGS = re.compile(
@@ -292,8 +309,9 @@ class StoryFingerprint:
 
     ``headline_words`` are the headline's, ``headline_names`` those of them that are names, and
     ``text_words`` the headline's and the lead's together; ``headline_figures`` are the
-    headline's figures and day names, ``figures`` those of headline and lead together.
-    ``to_str()`` gives a short string for storage that ``from_str()`` reads back.
+    headline's figures and day names, ``figures`` those of headline and lead together; ``head``
+    is the name the headline opens with, if it opens with one (see ``_head``). ``to_str()``
+    gives a short string for storage that ``from_str()`` reads back.
     """
 
     link: str | None
@@ -302,17 +320,21 @@ class StoryFingerprint:
     text_words: frozenset[int]
     headline_figures: frozenset[int] = frozenset()
     figures: frozenset[int] = frozenset()
+    head: tuple[int, int] | None = None  # the head's hash, and that of its first letters
 
     def __post_init__(self) -> None:
         if not self.headline_names <= self.headline_words <= self.text_words:
             raise ValueError("names are headline words, and headline words are text words")
+        if self.head is not None and self.head[0] not in self.headline_names:
+            raise ValueError("the head is one of the headline's names")
         if not self.headline_figures <= self.figures:
             raise ValueError("the headline's figures are figures of the story")
 
     def to_str(self) -> str:
-        """``3|<counts>|<hashes>|<link>``: how many hashes each part has (headline, names, rest
-        of the lead, headline figures, other figures: ``6.2.14.1.2``), then all the hashes in
-        one base64url string (so that a digest reads them with one decoding), then the link."""
+        """``4|<counts>|<hashes>|<link>``: how many hashes each part has (headline, names, rest
+        of the lead, headline figures, other figures, head: ``6.2.14.1.2.1``), then all the
+        hashes in one base64url string (so that a digest reads them with one decoding), then
+        the link."""
         parts = (
             self.headline_words,
             self.headline_names,
@@ -320,24 +342,31 @@ class StoryFingerprint:
             self.headline_figures,
             self.figures - self.headline_figures,
         )
-        counts = ".".join(str(len(part)) for part in parts)
-        hashes = _encode_parts([sorted(part) for part in parts])
+        head = () if self.head is None else self.head
+        counts = ".".join([*(str(len(part)) for part in parts), str(len(head))])
+        hashes = _encode_parts([*(sorted(part) for part in parts), head])
         return f"{_FORMAT}|{counts}|{hashes}|{self.link or ''}"
 
     @classmethod
     def from_str(cls, text: str) -> StoryFingerprint:
-        """Read what ``to_str`` wrote (or its format 2, without figures); ValueError if it is
-        not such a string."""
+        """Read what ``to_str`` wrote (or its format 3, without a head, or 2, without figures);
+        ValueError if it is not such a string."""
         try:
             if text.startswith(f"{_OLD_FORMAT}|"):
                 return cls._from_old_str(text)
             version, counts, hashes, link = text.split("|", 3)
-            headline, names, lead, own, other = map(int, counts.split("."))
-            if version != _FORMAT or not counts.replace(".", "").isdigit():
-                raise ValueError("not format 3")
+            sizes = [int(count) for count in counts.split(".")]
+            if version == _FORMAT_3:
+                sizes.append(0)
+            elif version != _FORMAT:
+                raise ValueError("not format 3 or 4")
+            if not counts.replace(".", "").isdigit():
+                raise ValueError("counts are numbers")
+            headline, names, lead, own, other, heads = sizes
             values = _decode_all(hashes)
             names_at, lead_at, own_at = headline, headline + names, headline + names + lead
-            if len(values) != own_at + own + other:
+            head_at = own_at + own + other
+            if len(values) != head_at + heads or heads not in (0, 2):
                 raise ValueError("as many hashes as the counts say")
             return cls(
                 link or None,
@@ -345,7 +374,8 @@ class StoryFingerprint:
                 frozenset(values[names_at:lead_at]),
                 frozenset(values[:names_at] + values[lead_at:own_at]),
                 frozenset(values[own_at : own_at + own]),
-                frozenset(values[own_at:]),
+                frozenset(values[own_at:head_at]),
+                (values[head_at], values[head_at + 1]) if heads else None,
             )
         except (ValueError, binascii.Error) as e:
             raise ValueError(f"not a story fingerprint: {text[:60]!r}") from e
@@ -359,8 +389,8 @@ class StoryFingerprint:
             return old.link, old.headline_words, old.text_words
         try:
             version, counts, hashes, link = text.split("|", 3)
-            if version != _FORMAT:
-                raise ValueError("not format 3")
+            if version not in (_FORMAT, _FORMAT_3):
+                raise ValueError("not format 3 or 4")
             headline, names, lead = map(int, counts.split(".")[:3])
             values = _decode_all(hashes)
         except (ValueError, binascii.Error) as e:
@@ -393,6 +423,7 @@ def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerpri
     headline_words = frozenset(_word_hash(word) for word, _ in headline)
     lead_words = frozenset(_word_hash(word) for word, _ in lead_content)
     own_figures = frozenset(_word_hash(figure) for figure in headline_figures)
+    head = _head(title, headline, names, {word for word, _ in lead_content})
     return StoryFingerprint(
         canonical_link(link),
         headline_words,
@@ -400,7 +431,19 @@ def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerpri
         headline_words | lead_words,
         own_figures,
         own_figures | frozenset(_word_hash(figure) for figure in lead_figures),
+        None if head is None else (_word_hash(head), _word_hash(head[:HEAD_LETTERS])),
     )
+
+
+def _head(
+    title: str, headline: Sequence[tuple[str, bool]], names: set[str], lead: set[str]
+) -> str | None:
+    """The name the headline opens with (after "a", "an" or "the"), if the lead repeats it."""
+    first = next((t for t in tokenise(title) if t.norm not in _ARTICLES), None)
+    if first is None or not headline or first.key.replace(".", "") != headline[0][0]:
+        return None
+    word = headline[0][0]
+    return word if word in names and word in lead else None
 
 
 def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
@@ -446,7 +489,9 @@ def _day_hashes() -> frozenset[int]:
 
 def different_facts(a: StoryFingerprint, b: StoryFingerprint) -> bool:
     """Whether the two stories state different facts: one figure or name in place of another,
-    or another day (see the module's description)."""
+    another actor, or another day (see the module's description)."""
+    if _another_actor(a, b):
+        return True
     a_figures = a.headline_figures - b.figures
     b_figures = b.headline_figures - a.figures
     if a_figures and b_figures:
@@ -472,6 +517,19 @@ def different_facts(a: StoryFingerprint, b: StoryFingerprint) -> bool:
     days = _day_hashes()
     a_days, b_days = a.figures & days, b.figures & days
     return bool(a_days and b_days and not a_days & b_days)
+
+
+def _another_actor(a: StoryFingerprint, b: StoryFingerprint) -> bool:
+    """Whether the headlines open with different names that tell different actors apart."""
+    if a.head is None or b.head is None or a.head[1] == b.head[1]:
+        return False
+    a_head, b_head = a.head[0], b.head[0]
+    if a_head not in b.text_words and b_head not in a.text_words:
+        return True
+    if a_head in b.headline_names and b_head in a.headline_names:
+        names = a.headline_names | b.headline_names
+        return _jaccard(a.headline_words - names, b.headline_words - names) >= ALIKE_WORDING
+    return False
 
 
 def similarity(a: StoryFingerprint, b: StoryFingerprint) -> float:
