@@ -198,9 +198,13 @@ def start_delivery(app: NewswatchApp, pacer: Pacer) -> DeliveryLoop:
 
 
 def build_application(
-    config: Config, token: str, *, analyser: Analyser | None = None
+    config: Config, token: str, *, analyser: Analyser | None = None, poll: bool = True
 ) -> NewswatchApp:
-    """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start)."""
+    """The bot, ready for ``run_polling`` (or for tests: initialize, post_init, start).
+
+    With ``poll`` false the feeds are left to ``newswatch worker`` processes: the bot answers
+    chats, queues the digests of the hits the workers store, and is their one sender.
+    """
 
     pacer = Pacer()
     delivery: list[DeliveryLoop] = []
@@ -216,13 +220,14 @@ def build_application(
         jobs = app.job_queue
         assert jobs is not None, "python-telegram-bot[job-queue] is required"
         job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        jobs.run_repeating(
-            poll_job,
-            interval=poll_tick(config),
-            first=1.0,
-            name=POLL_JOB,
-            job_kwargs=job_kwargs,
-        )
+        if poll:
+            jobs.run_repeating(
+                poll_job,
+                interval=poll_tick(config),
+                first=1.0,
+                name=POLL_JOB,
+                job_kwargs=job_kwargs,
+            )
         jobs.run_repeating(
             compact_job,
             interval=COMPACT_EVERY,

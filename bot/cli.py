@@ -1,4 +1,8 @@
-"""The ``newswatch`` command: ``run`` (Telegram or ``--console``) and ``check``."""
+"""The ``newswatch`` command: ``run`` (Telegram or ``--console``), ``check``, and for larger
+deployments ``bot`` (Telegram only) with any number of ``worker`` processes (polling only).
+
+``worker`` and ``check`` load no Telegram code.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,25 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config, load_config
-from bot.delivery import queue_digests
 from bot.redact import install_redaction, redact
 from bot.render import counted, render_digest_text
-from bot.services import Services, utc_now
 from watchers.dedup import StoryFingerprint, group_stories
 from watchers.errors import FeedError, NewswatchError, QueryError
 from watchers.model import Article, Chat
 from watchers.parse import parse_feed
 from watchers.pipeline import ArticleResult
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from watchers.fetch import Fetcher
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="the TOML config file")
     run.add_argument("--console", action="store_true", help="no Telegram: print digests")
     run.add_argument("--once", action="store_true", help="one poll cycle, then exit")
+
+    bot = sub.add_parser("bot", help="answer Telegram and send alerts; workers poll the feeds")
+    bot.add_argument("--config", type=Path, help="the TOML config file")
+
+    worker = sub.add_parser("worker", help="poll feeds for the bot (run any number of them)")
+    worker.add_argument("--config", type=Path, help="the TOML config file")
+    worker.add_argument("--once", action="store_true", help="poll what is due once, then exit")
+    worker.add_argument(
+        "--lease",
+        type=float,
+        metavar="SECONDS",
+        help="how long a feed stays this worker's if it dies (default: 5 minutes)",
+    )
 
     check = sub.add_parser("check", help="what a query would match in some feeds")
     check.add_argument("--query", required=True, help="the watchlist query")
@@ -64,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # python-telegram-bot 22 warns on every flood-limit error unless told to use timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    _setup_logging(args.verbose, quiet=args.command == "check" or args.console)
+    console = args.command == "run" and args.console
+    _setup_logging(args.verbose, quiet=args.command == "check" or console)
     try:
         config = load_config(args.config)
         if args.command == "check":
@@ -75,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(
                 check(config, args.query, sources, as_json=args.json, full_text=args.full_text)
             )
+        if args.command == "worker":
+            return asyncio.run(run_worker(config, once=args.once, lease=args.lease))
+        if args.command == "bot":
+            return run_telegram(config, poll=False)
         if args.console:
             return asyncio.run(run_console(config, once=args.once, out=sys.stdout))
         return run_telegram(config)
@@ -88,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def run_telegram(config: Config) -> int:
+def run_telegram(config: Config, *, poll: bool = True) -> int:
+    """The bot; with ``poll`` false it leaves the feeds to ``newswatch worker`` processes."""
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import ALLOWED_UPDATES, build_application
@@ -102,7 +129,7 @@ def run_telegram(config: Config) -> int:
         )
         return 2
     install_redaction([token])
-    app = build_application(config, token)
+    app = build_application(config, token, poll=poll)
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:
@@ -121,8 +148,61 @@ def run_telegram(config: Config) -> int:
     return 0
 
 
+def _fetcher(config: Config) -> Fetcher:
+    from watchers.fetch import Fetcher, FetchSettings
+
+    return Fetcher(
+        FetchSettings(
+            timeout=config.fetch.timeout,
+            max_bytes=config.fetch.max_bytes,
+            allow_private_networks=config.fetch.allow_private_networks,
+        )
+    )
+
+
+async def run_worker(config: Config, *, once: bool, lease: float | None = None) -> int:
+    """Poll the due feeds this worker can claim, until SIGTERM or SIGINT (or once)."""
+    from watchers.nlp import load_analyser
+    from watchers.pipeline import Engine
+    from watchers.store import open_storage
+    from watchers.worker import Worker, WorkerSettings, worker_name
+
+    store = open_storage(config.storage.url or config.storage.path)
+    fetcher = _fetcher(config)
+    try:
+        analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
+        engine = Engine(
+            store,
+            fetcher,
+            analyser,
+            concurrency=config.polling.concurrency,
+            interval=config.polling.interval,
+        )
+        settings = WorkerSettings(name=worker_name())
+        if lease is not None:
+            settings = WorkerSettings(name=settings.name, lease=timedelta(seconds=lease))
+        worker = Worker(engine, settings, lambda: datetime.now(UTC))
+        loaded = engine.load_watchlists()
+        logger.info("worker started worker=%s watchlists=%d", settings.name, loaded)
+        if once:
+            await worker.run_pass()
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+        logger.info("worker stopped worker=%s", settings.name)
+        return 0
+    finally:
+        await fetcher.aclose()
+        store.close()
+
+
 async def _console_setup(services: Services) -> None:
     """The console has one pseudo-chat that follows the config's feeds and watchlists."""
+    from bot.services import utc_now
+
     store, now = services.store, utc_now()
     store.upsert_chat(CONSOLE_CHAT, now)
     wanted_feeds: set[int] = set()
@@ -145,6 +225,8 @@ async def _console_setup(services: Services) -> None:
 
 async def console_cycle(services: Services, out: TextIO) -> int:
     """Poll once and print the digests; returns how many were printed."""
+    from bot.delivery import queue_digests
+
     now = services.clock()
     report = await services.engine.run_cycle(now)
     for outcome in report.feeds:
@@ -189,11 +271,11 @@ async def run_console(config: Config, *, once: bool, out: TextIO) -> int:
         await close_services(services)
 
 
-async def _read_source(services: Services, source: str) -> list[Article]:
+async def _read_source(fetcher: Fetcher, source: str) -> list[Article]:
     if source.startswith(("http://", "https://")):
-        result = await services.fetcher.fetch(source)
+        result = await fetcher.fetch(source)
     else:
-        result = await asyncio.to_thread(services.fetcher.read_local, source)
+        result = await asyncio.to_thread(fetcher.read_local, source)
     _, articles = await asyncio.to_thread(parse_feed, result.content, result.url)
     return articles
 
@@ -209,7 +291,6 @@ async def check(
     config: Config, query: str, sources: Sequence[str], *, as_json: bool, full_text: bool = False
 ) -> int:
     """Print what ``query`` matches in ``sources``, every entry treated as new."""
-    from watchers.fetch import Fetcher, FetchSettings
     from watchers.nlp import load_analyser
     from watchers.pipeline import Engine
     from watchers.query import parse_query
@@ -218,24 +299,17 @@ async def check(
     parsed = parse_query(query)  # refuse a bad query before loading anything
     for warning in parsed.warnings:
         sys.stderr.write(f"note: {warning}\n")
-    fetcher = Fetcher(
-        FetchSettings(
-            timeout=config.fetch.timeout,
-            max_bytes=config.fetch.max_bytes,
-            allow_private_networks=config.fetch.allow_private_networks,
-        )
-    )
+    fetcher = _fetcher(config)
     analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
     store = open_storage(":memory:")
     try:
         engine = Engine(store, fetcher, analyser)
         engine.matcher.add(1, parsed)
-        services = Services(config=config, store=store, fetcher=fetcher, engine=engine)
         results = []
         failed = 0
         for source in sources:
             try:
-                articles = await _read_source(services, source)
+                articles = await _read_source(fetcher, source)
             except FeedError as e:
                 sys.stderr.write(f"newswatch: {source}: {e.message}\n")
                 failed += 1

@@ -118,12 +118,20 @@ class Engine:
         self._watchlist_chat: dict[int, int] = {}
         self._chat_watchlists: dict[int, set[int]] = {}
         self._paused: set[int] = set()
+        self._version: int | None = None  # the store's watchlist counter when last loaded
 
     # -- watchlists ---------------------------------------------------------------------------
 
     def load_watchlists(self) -> int:
-        """Compile every stored watchlist into the matcher; a query that no longer parses is
+        """Compile every stored watchlist into a new matcher; a query that no longer parses is
         skipped with a warning (it stays stored, so nothing is lost)."""
+        # Read before the watchlists: a change made meanwhile moves it again, and is loaded
+        # at the next refresh.
+        self._version = self.store.watchlists_version()
+        self.matcher = Matcher()
+        self._watchlist_chat = {}
+        self._chat_watchlists = {}
+        self._paused = set()
         for w in self.store.all_watchlists():
             try:
                 self._index(w, parse_query(w.query))
@@ -132,6 +140,15 @@ class Engine:
             if w.paused:
                 self._paused.add(w.id)
         return len(self.matcher)
+
+    def refresh_watchlists(self) -> bool:
+        """The store is the one door to watchlists: when any process (this one too) changed
+        them since they were loaded, load them again. Returns whether it did."""
+        if self.store.watchlists_version() == self._version:
+            return False
+        loaded = self.load_watchlists()
+        logger.info("watchlists reloaded count=%d", loaded)
+        return True
 
     def _index(self, watchlist: Watchlist, query: Query) -> None:
         if watchlist.id in self._watchlist_chat:
@@ -235,6 +252,7 @@ class Engine:
             raise  # the database is the problem, not this feed: stop the cycle
         except Exception as e:  # a bug or a library failing on odd input: skip this feed
             logger.exception("feed processing failed feed=%s", feed.url)
+            self.store.mark_matched(feed.id)  # its stories, too: not tried again and again
             message = f"newswatch could not process this feed ({type(e).__name__})"
             return self._failed(feed, message, now)
 
@@ -265,17 +283,26 @@ class Engine:
         del result  # the body: not needed any more, and it may be large
         baseline = self.baseline_new_feeds and self.store.needs_baseline(feed.id)
         new = self.store.insert_articles(feed.id, articles, now)
-        self.store.record_poll(
-            feed.id,
-            now,
-            etag=etag,
-            last_modified=last_modified,
-            name=info.title,
-            body_hash=digest,
-        )
+        new = self._unmatched(feed.id, new)
+
+        def record() -> None:
+            # Last: a poll cut short (a worker killed) leaves the feed as it was, so the next
+            # poll reads the body again and matches the stories this one stored.
+            self.store.record_poll(
+                feed.id,
+                now,
+                etag=etag,
+                last_modified=last_modified,
+                name=info.title,
+                body_hash=digest,
+            )
+
         if baseline or not new:
+            self.store.mark_matched(feed.id)
+            record()
             logger.info("feed polled feed=%s new=%d baseline=%s", feed.url, len(new), baseline)
             return FeedOutcome(feed.id, feed.url, new_articles=len(new), baseline=baseline)
+        self.refresh_watchlists()
         chats = set(self.store.followers(feed.id))
         relevant = {
             w for c in chats for w in self._chat_watchlists.get(c, ()) if w not in self._paused
@@ -292,11 +319,23 @@ class Engine:
                 for f in self._fresh_stories(found, ids, now)
             ]
             added = self.store.add_hits(hits, now)
+            self.store.mark_matched(feed.id, through=max(ids))
             stored += added
             if added and self.on_hits is not None:
                 self.on_hits()
+        record()
         logger.info("feed polled feed=%s new=%d hits=%d", feed.url, len(new), stored)
         return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored)
+
+    def _unmatched(self, feed_id: int, new: list[tuple[int, Article]]) -> list[tuple[int, Article]]:
+        """The stories just stored, and before them any a poll cut short stored but never
+        matched (their hits may be partly stored: a hit is stored once, whatever happens)."""
+        fresh = {article_id for article_id, _ in new}
+        left = [i for i in self.store.unmatched_article_ids(feed_id) if i not in fresh]
+        earlier = [(i, a) for i in left if (a := self.store.get_article(i)) is not None]
+        if earlier:
+            logger.info("finishing an interrupted poll feed=%d stories=%d", feed_id, len(left))
+        return earlier + new
 
     def _failed(self, feed: Feed, message: str, now: datetime) -> FeedOutcome:
         self.store.record_poll(feed.id, now, error=message)
@@ -503,6 +542,7 @@ class Engine:
         feed = self.store.add_feed(url, now, name=info.title or None)
         self.store.follow(chat_id, feed.id, now)
         self.store.insert_articles(feed.id, articles, now)
+        self.store.mark_matched(feed.id)  # history
         self.store.record_poll(
             feed.id, now, etag=result.etag, last_modified=result.last_modified, name=info.title
         )

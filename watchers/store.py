@@ -163,6 +163,17 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN plain INTEGER;
     """,
+    # 10: worker processes: a feed is leased to one worker at a time; a feed's stories up to
+    # matched_through have been matched (those after it, by a worker that died, are matched
+    # again); every watchlist change moves a counter that tells engines to reload
+    """
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    ALTER TABLE feeds ADD COLUMN leased_by TEXT;
+    ALTER TABLE feeds ADD COLUMN matched_through INTEGER;
+    UPDATE feeds SET matched_through=(SELECT max(id) FROM articles WHERE feed_id=feeds.id);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters(name, value) VALUES ('watchlists', 0);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -201,6 +212,12 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _bump_watchlists(db: sqlite3.Connection) -> None:
+    """Tell every engine on this database that the watchlists changed (in the same
+    transaction as the change)."""
+    db.execute("UPDATE counters SET value=value+1 WHERE name='watchlists'")
 
 
 def _quote_to_json(q: Quote) -> dict[str, Any]:
@@ -270,6 +287,15 @@ class Storage(Protocol):
     ) -> None: ...
     def needs_baseline(self, feed_id: int) -> bool: ...
     def mark_needs_baseline(self, feed_id: int) -> None: ...
+
+    # workers
+    def claim_feeds(
+        self, feed_ids: Sequence[int], worker: str, now: datetime, until: datetime
+    ) -> list[Feed]: ...
+    def release_feeds(self, feed_ids: Sequence[int], worker: str) -> None: ...
+    def unmatched_article_ids(self, feed_id: int) -> list[int]: ...
+    def mark_matched(self, feed_id: int, through: int | None = None) -> None: ...
+    def watchlists_version(self) -> int: ...
 
     # articles and hits
     def insert_articles(
@@ -515,6 +541,7 @@ class SqliteStorage:
             # (added later, no foreign key) is moved by hand.
             db.execute("UPDATE chats SET id=? WHERE id=?", (new_id, old_id))
             db.execute("UPDATE hits SET chat_id=? WHERE chat_id=?", (new_id, old_id))
+            _bump_watchlists(db)
 
     # -- feeds --------------------------------------------------------------------------------
 
@@ -639,6 +666,60 @@ class SqliteStorage:
     def mark_needs_baseline(self, feed_id: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE feeds SET last_success_at=NULL WHERE id=?", (feed_id,))
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def claim_feeds(
+        self, feed_ids: Sequence[int], worker: str, now: datetime, until: datetime
+    ) -> list[Feed]:
+        """Lease to ``worker`` until ``until`` those of ``feed_ids`` whose lease (if any) has
+        run out by ``now``; return them as stored, leased. One UPDATE: two workers never both
+        get a feed."""
+        if not feed_ids:
+            return []
+        marks = ",".join("?" * len(feed_ids))
+        with self._tx() as db:
+            rows = db.execute(
+                f"UPDATE feeds SET lease_until=?, leased_by=? WHERE id IN ({marks}) "
+                "AND (lease_until IS NULL OR lease_until<?) RETURNING *",
+                (_ts(until), worker, *feed_ids, _ts(now)),
+            ).fetchall()
+        return sorted((self._feed(r) for r in rows), key=lambda f: f.id)
+
+    def release_feeds(self, feed_ids: Sequence[int], worker: str) -> None:
+        """End ``worker``'s leases on ``feed_ids`` (a lease another worker took since stays)."""
+        if not feed_ids:
+            return
+        marks = ",".join("?" * len(feed_ids))
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE feeds SET lease_until=NULL, leased_by=NULL WHERE id IN ({marks}) "
+                "AND leased_by=?",
+                (*feed_ids, worker),
+            )
+
+    def unmatched_article_ids(self, feed_id: int) -> list[int]:
+        """The feed's stored stories that were never matched (a poll stopped half-way)."""
+        rows = self._query(
+            "SELECT a.id FROM articles a JOIN feeds f ON f.id=a.feed_id "
+            "WHERE a.feed_id=? AND a.id>COALESCE(f.matched_through, 0) ORDER BY a.id",
+            (feed_id,),
+        )
+        return [int(r[0]) for r in rows]
+
+    def mark_matched(self, feed_id: int, through: int | None = None) -> None:
+        """The feed's stories up to article ``through`` (default: all stored) are matched."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET matched_through=max(COALESCE(matched_through, 0), "
+                "COALESCE(?, (SELECT max(id) FROM articles WHERE feed_id=?), 0)) WHERE id=?",
+                (through, feed_id, feed_id),
+            )
+
+    def watchlists_version(self) -> int:
+        """A number that changes whenever a watchlist is added, removed, paused or moved."""
+        rows = self._query("SELECT value FROM counters WHERE name='watchlists'")
+        return int(rows[0][0]) if rows else 0
 
     # -- articles and hits --------------------------------------------------------------------
 
@@ -851,6 +932,7 @@ class SqliteStorage:
                 "ON CONFLICT(chat_id, name COLLATE NOCASE) DO UPDATE SET query=excluded.query",
                 (chat_id, name, query, _ts(now)),
             )
+            _bump_watchlists(db)
             row = db.execute(
                 "SELECT * FROM watchlists WHERE chat_id=? AND name=? COLLATE NOCASE",
                 (chat_id, name),
@@ -873,6 +955,7 @@ class SqliteStorage:
             cur = db.execute(
                 "DELETE FROM watchlists WHERE chat_id=? AND id=?", (chat_id, watchlist_id)
             )
+            _bump_watchlists(db)
         return cur.rowcount > 0
 
     def get_watchlist(self, watchlist_id: int) -> Watchlist | None:
@@ -903,7 +986,9 @@ class SqliteStorage:
         self._set_watchlist(watchlist_id, "muted_until", _ts(until))
 
     def set_watchlist_paused(self, watchlist_id: int, paused: bool) -> None:
-        self._set_watchlist(watchlist_id, "paused", int(paused))
+        with self._tx() as db:
+            db.execute("UPDATE watchlists SET paused=? WHERE id=?", (int(paused), watchlist_id))
+            _bump_watchlists(db)
 
     def mark_digest_queued(self, watchlist_id: int, now: datetime) -> None:
         self._set_watchlist(watchlist_id, "last_digest_at", _ts(now))

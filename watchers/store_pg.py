@@ -159,11 +159,28 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN plain BOOLEAN;
     """,
+    # 3: worker processes: a feed is leased to one worker at a time; a feed's stories up to
+    # matched_through have been matched (those after it, by a worker that died, are matched
+    # again); every watchlist change moves a counter that tells engines to reload
+    """
+    ALTER TABLE feeds ADD COLUMN lease_until TIMESTAMPTZ;
+    ALTER TABLE feeds ADD COLUMN leased_by TEXT;
+    ALTER TABLE feeds ADD COLUMN matched_through BIGINT;
+    UPDATE feeds SET matched_through=(SELECT max(id) FROM articles WHERE feed_id=feeds.id);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO counters(name, value) VALUES ('watchlists', 0);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 Row = DictRow
+
+
+def _bump_watchlists(cur: psycopg.Cursor[Row]) -> None:
+    """Tell every engine on this database that the watchlists changed (in the same
+    transaction as the change)."""
+    cur.execute("UPDATE counters SET value=value+1 WHERE name='watchlists'")
 
 
 def _ts(value: datetime | None) -> datetime | None:
@@ -396,6 +413,7 @@ class PostgresStorage:
             # hits.chat_id (no foreign key, as in SQLite) is moved by hand.
             cur.execute("UPDATE chats SET id=%s WHERE id=%s", (new_id, old_id))
             cur.execute("UPDATE hits SET chat_id=%s WHERE chat_id=%s", (new_id, old_id))
+            _bump_watchlists(cur)
 
     def set_chat_thread(self, chat_id: int, thread_id: int | None) -> None:
         with self._tx() as cur:
@@ -539,6 +557,60 @@ class PostgresStorage:
     def mark_needs_baseline(self, feed_id: int) -> None:
         with self._tx() as cur:
             cur.execute("UPDATE feeds SET last_success_at=NULL WHERE id=%s", (feed_id,))
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def claim_feeds(
+        self, feed_ids: Sequence[int], worker: str, now: datetime, until: datetime
+    ) -> list[Feed]:
+        """Lease to ``worker`` until ``until`` those of ``feed_ids`` whose lease (if any) has
+        run out by ``now``; return them as stored, leased. Rows another worker is claiming
+        at this moment are skipped, not waited for (``SKIP LOCKED``)."""
+        if not feed_ids:
+            return []
+        with self._tx() as cur:
+            rows = cur.execute(
+                "UPDATE feeds SET lease_until=%s, leased_by=%s WHERE id IN ("
+                "SELECT id FROM feeds WHERE id=ANY(%s) "
+                "AND (lease_until IS NULL OR lease_until<%s) "
+                "ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING *",
+                (_ts(until), worker, list(feed_ids), _ts(now)),
+            ).fetchall()
+        return sorted((self._feed(r) for r in rows), key=lambda f: f.id)
+
+    def release_feeds(self, feed_ids: Sequence[int], worker: str) -> None:
+        """End ``worker``'s leases on ``feed_ids`` (a lease another worker took since stays)."""
+        if not feed_ids:
+            return
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE feeds SET lease_until=NULL, leased_by=NULL "
+                "WHERE id=ANY(%s) AND leased_by=%s",
+                (list(feed_ids), worker),
+            )
+
+    def unmatched_article_ids(self, feed_id: int) -> list[int]:
+        """The feed's stored stories that were never matched (a poll stopped half-way)."""
+        rows = self._query(
+            "SELECT a.id FROM articles a JOIN feeds f ON f.id=a.feed_id "
+            "WHERE a.feed_id=%s AND a.id>COALESCE(f.matched_through, 0) ORDER BY a.id",
+            (feed_id,),
+        )
+        return [int(r["id"]) for r in rows]
+
+    def mark_matched(self, feed_id: int, through: int | None = None) -> None:
+        """The feed's stories up to article ``through`` (default: all stored) are matched."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE feeds SET matched_through=GREATEST(COALESCE(matched_through, 0), "
+                "COALESCE(%s, (SELECT max(id) FROM articles WHERE feed_id=%s), 0)) WHERE id=%s",
+                (through, feed_id, feed_id),
+            )
+
+    def watchlists_version(self) -> int:
+        """A number that changes whenever a watchlist is added, removed, paused or moved."""
+        rows = self._query("SELECT value FROM counters WHERE name='watchlists'")
+        return int(rows[0]["value"]) if rows else 0
 
     # -- articles and hits --------------------------------------------------------------------
 
@@ -757,6 +829,7 @@ class PostgresStorage:
                 "RETURNING *",
                 (chat_id, name, query, _ts(now)),
             ).fetchone()
+            _bump_watchlists(cur)
         assert row is not None
         return self._watchlist(row)
 
@@ -775,6 +848,8 @@ class PostgresStorage:
             cur.execute(
                 "DELETE FROM watchlists WHERE chat_id=%s AND id=%s", (chat_id, watchlist_id)
             )
+            if cur.rowcount > 0:
+                _bump_watchlists(cur)
             return cur.rowcount > 0
 
     def get_watchlist(self, watchlist_id: int) -> Watchlist | None:
@@ -807,6 +882,7 @@ class PostgresStorage:
     def set_watchlist_paused(self, watchlist_id: int, paused: bool) -> None:
         with self._tx() as cur:
             cur.execute("UPDATE watchlists SET paused=%s WHERE id=%s", (paused, watchlist_id))
+            _bump_watchlists(cur)
 
     def mark_digest_queued(self, watchlist_id: int, now: datetime) -> None:
         with self._tx() as cur:
