@@ -196,6 +196,11 @@ class Fetcher:
                     logger.debug("redirect url=%s status=%d to=%s", url, status, current)
                     continue
                 if status == 304:
+                    # A 304 has no body; reading its end leaves the connection reusable.
+                    try:
+                        await response.aread()
+                    except httpx.HTTPError as e:
+                        raise FetchError(url, _network_message(e, self._settings.timeout)) from e
                     return FetchResult(
                         url=str(current),
                         status=304,
