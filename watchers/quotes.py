@@ -237,7 +237,7 @@ _ORG_WORDS = _words(
     movement museum library church nations republic kingdom states command reserve exchange
     agency league frontier breeze associates coast union management advisers advisors consulting
     labs energy power pharma pharmaceuticals insurance kremlin pentagon vatican élysée elysee
-    bundestag knesset duma treasury fed
+    bundestag knesset duma treasury fed telescope observatory satellite spacecraft
     """
 )
 # Head nouns of a bare description that stands for an organisation ("the company said").
@@ -851,8 +851,9 @@ def _appositive_org(doc: _Doc, i: int, j: int) -> bool:
     if j + 1 < len(toks) and toks[j].word == "," and toks[j + 1].lower in _DETERMINERS:
         for n in range(j + 2, min(j + 6, len(toks))):
             t = toks[n]
-            if t.lower in _ORG_NOUNS:
-                # "X, the company …", but not "X, the union leader, …" (a person).
+            if t.lower in _ORG_NOUNS and not t.is_cap:
+                # "X, the company …", but not "X, the union leader, …" (a person) nor "X, a
+                # University of Y astronomer" (the body's own name, not the head noun).
                 return not (n + 1 < len(toks) and _continues_noun(toks[n + 1]))
             if not t.is_word or t.lower in _PREPOSITIONS:
                 break  # "X, an epidemiologist at the University": the head came first
@@ -1211,10 +1212,24 @@ def _surname_key(doc: _Doc, key: str) -> str | None:
         return key
     if key in doc.first_names:
         return doc.first_names[key]
-    if len(key) < _MIN_TYPO_SURNAME or not key[:1].isupper():
+    if len(key) < _MIN_TYPO_SURNAME - 1 or not key[:1].isupper():
         return None
-    near = [k for k in list(doc.surnames)[:_MAX_ITEMS] if _one_edit(key, k) and k[0] == key[0]]
+    near = [
+        k
+        for k in list(doc.surnames)[:_MAX_ITEMS]
+        if k[0] == key[0]
+        and (_swapped(key, k) or (len(key) >= _MIN_TYPO_SURNAME and _one_edit(key, k)))
+    ]
     return near[0] if len(near) == 1 else None
+
+
+def _swapped(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with two neighbouring letters swapped (``Reike`` for ``Rieke``):
+    a slip of the keys read even in a surname too short for other misspellings."""
+    diff = [k for k in range(len(a)) if len(a) == len(b) and a[k] != b[k]]
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    return a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
 
 
 def _one_edit(a: str, b: str) -> bool:

@@ -54,3 +54,29 @@ def test_the_officer_is_the_unnamed_officer_who_spoke_not_a_victim_named_since()
         "“The alarm in the flat had no battery in it,” said the officer."
     )
     assert speakers(text) == ["a senior fire officer"]
+
+
+def test_a_person_described_by_a_job_at_a_named_body_stays_a_person() -> None:
+    text = (
+        "“We waited twenty years for this,” said Ilse Marrow, a University of Tarvin chemist "
+        "and project lead.\n\n"
+        "“The first sample came back clean,” she said."
+    )
+    assert speakers(text) == ["Ilse Marrow", "Ilse Marrow"]
+
+
+def test_an_instrument_named_like_a_person_is_not_who_she_is() -> None:
+    text = (
+        "Dr Ilse Marrow has run the Corran Deep Telescope since it opened.\n\n"
+        "The Corran Telescope sees further than any before it.\n\n"
+        "“The mirrors cooled exactly as planned,” she said."
+    )
+    assert speakers(text) == ["Ilse Marrow"]
+
+
+def test_a_surname_with_two_letters_swapped_names_the_person_spelt_right() -> None:
+    text = (
+        "Jonas Brekk opened the new bridge on Friday.\n\n"
+        "“It took four winters to build,” Berkk said."
+    )
+    assert speakers(text) == ["Jonas Brekk"]
