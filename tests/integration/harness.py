@@ -30,9 +30,9 @@ def bot_config(
 
 @asynccontextmanager
 async def running_bot(
-    config: Config, telegram: FakeTelegram, analyser: Analyser
+    config: Config, telegram: FakeTelegram, analyser: Analyser, *, poll: bool = True
 ) -> AsyncIterator[NewswatchApp]:
-    app = build_application(config, telegram.token, analyser=analyser)
+    app = build_application(config, telegram.token, analyser=analyser, poll=poll)
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)

@@ -174,3 +174,51 @@ def test_a_worker_polls_and_loads_no_telegram_code(
     )
     assert done.stdout.split() == ["0", "False", "False"], done.stderr
     assert len(feeds.requests_for("/a.xml")) == 1
+
+
+@pytest.mark.slow
+async def test_the_bot_sends_what_a_worker_found_and_polls_nothing_itself(
+    tmp_path: Path,
+    telegram: Any,
+    feeds: FeedServer,
+    analyser: Any,
+    storage_section: dict[str, str],
+) -> None:
+    from bot.app import POLL_JOB
+    from tests.integration.harness import bot_config, running_bot
+    from watchers.store import open_storage
+
+    feeds.publish("/world.xml", rss([_story(1, "Storm closes mountain passes")]))
+    config = bot_config(tmp_path, telegram, [feeds.url("/world.xml")], storage=storage_section)
+    async with running_bot(config, telegram, analyser, poll=False) as app:
+        assert app.job_queue is not None and not app.job_queue.get_jobs_by_name(POLL_JOB)
+        telegram.user_sends("/start", chat_id=CHAT)
+        telegram.user_sends("/watch harbour OR port", chat_id=CHAT)
+        await telegram.wait_for_messages(CHAT, 2, timeout=10)
+        await asyncio.sleep(1.5)
+        assert feeds.requests_for("/world.xml") == []  # the bot itself polls nothing
+
+        store = open_storage(config.storage.url or config.storage.path)
+        fetcher = Fetcher(FetchSettings(timeout=5, allow_private_networks=True))
+        engine = Engine(store, fetcher, analyser, interval=1)
+        engine.load_watchlists()
+        worker = Worker(engine, WorkerSettings(name="w1", idle=0.2), lambda: datetime.now(UTC))
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            for _ in range(100):  # the first poll: history
+                if feeds.requests_for("/world.xml"):
+                    break
+                await asyncio.sleep(0.1)
+            feeds.publish(
+                "/world.xml",
+                rss([_story(2, "Harbour strike ends"), _story(1, "Storm closes mountain passes")]),
+            )
+            [*_, alert] = await telegram.wait_for_messages(CHAT, 3, timeout=15)
+            assert "Harbour strike ends" in alert.plain_text
+            assert "Storm" not in alert.plain_text
+        finally:
+            stop.set()
+            await running
+            await fetcher.aclose()
+            store.close()
