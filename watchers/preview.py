@@ -2,18 +2,19 @@
 
 The stories of a few days can be tens of thousands; the path is the poll's, made cheap by a
 prefilter on the lower-cased text: each term of the query names strings one of which any word it
-matches must contain (a word or phrase: its inflection keys, less a last letter that inflection
+matches must begin with (a word or phrase: its inflection keys, less a last letter that inflection
 may change, and its irregular forms; a prefix: itself; an entity: its words or an alias's), and a
-story without them cannot match. That test, a few substring searches, never leaves out a story
-that matches. Only the stories that pass it are tokenised and matched for real, and the
+story without them at the start of a word cannot match. That test, a few searches, never leaves
+out a story that matches. Only the stories that pass it are tokenised and matched for real, and the
 named-entity recogniser reads, as in a poll, only those whose result depends on an entity, and
 there only around the candidate words.
 At most ``MAX_CHECKED`` candidates are checked (``MAX_RECOGNISED`` by the recogniser), newest
 first; when more could match, the count is estimated from the share of those that did.
 
-The store runs the same test first, in SQL (``text_gate``): on a story whose text has no
-letter outside ASCII (``is_plain``) a case-blind substring search is the whole test; the others
-pass it and are tested here. Only the stories that pass are read into Python.
+The store runs a looser test first, in SQL (``text_gate``): on a story whose text has no letter
+outside ASCII (``is_plain``) a case-blind substring search, anywhere in a word; the others all
+pass it. The first ``READ`` stories that pass are read into Python and tested here; the others
+are counted at the rate of those.
 
 Pure apart from the analyser handed in (run it off the event loop).
 """
@@ -36,9 +37,9 @@ from watchers.text import _IRREGULAR, inflection_key  # its table of irregular f
 
 PREVIEW_WINDOW = timedelta(hours=72)  # how far back /test looks
 PREVIEW_SHOWN = 5  # stories shown; the count covers them all
-MAX_CHECKED = 200  # candidate stories tokenised and matched; past that the count is estimated
+MAX_CHECKED = 100  # candidate stories tokenised and matched; past that the count is estimated
 MAX_RECOGNISED = 50  # ... of them read by the named-entity recogniser, at most
-READ = 2 * MAX_CHECKED  # stories past the store's gate read into Python, at most
+READ = 5 * MAX_CHECKED  # stories past the store's gate read into Python, at most
 _BATCH = 50
 
 
@@ -86,35 +87,44 @@ class _Text:
     """A story's text as the prefilter reads it: lower-cased, and (only when it has letters
     outside ASCII) folded as ``normalise`` folds a word; plus its sources, read lazily."""
 
-    __slots__ = ("_article", "_folded", "_sources", "_undotted", "lower")
+    __slots__ = ("_article", "_folded", "_sources", "lower")
 
     def __init__(self, article: Article) -> None:
         self._article = article
         text, _ = article_text(article)
         self.lower = text.lower()
         self._folded: tuple[str, ...] | None = None
-        self._undotted: str | None = None
         self._sources: str | None = None
 
-    def has(self, needle: str) -> bool:
-        """Whether some word of the text may contain ``needle`` (an ASCII string)."""
-        if needle in self.lower:
-            return True
-        if "'" in needle and needle.replace("'", "\u2019") in self.lower:
-            return True
-        if self._undotted is None:  # abbreviations: U.N. is the word un
-            self._undotted = self.lower.replace(".", "") if "." in self.lower else ""
-        if needle in self._undotted:
+    def has(self, needle: _Needle) -> bool:
+        """Whether some word of the text may begin with the needle (folded: contain it)."""
+        if needle.pattern.search(self.lower):
             return True
         if self._folded is None:
             self._folded = _fold(self.lower) if _FOREIGN.search(self.lower) else ()
-        return any(needle in text for text in self._folded)
+        return any(needle.text in text for text in self._folded)
 
     def sources_have(self, words: frozenset[str]) -> bool:
         """Whether each word may occur in the story's source names."""
         if self._sources is None:
             self._sources = " ".join(article_sources(self._article))
         return all(word in self._sources for word in words)
+
+
+@dataclass(frozen=True, slots=True)
+class _Needle:
+    """A string (ASCII) that a word begins with; ``pattern`` finds it at the start of a word
+    in a lower-cased text, a full stop allowed between its letters (U.N. is the word un) and
+    a curly apostrophe for a straight one. A word starts after a character that is not one of
+    ``\\w``, as the tokeniser's words do."""
+
+    text: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Needle:
+        chars = ["['\u2019]" if c == "'" else re.escape(c) for c in text]
+        return cls(text, re.compile(r"(?<!\w)" + r"\.?".join(chars)))
 
 
 def _fold(lower: str) -> tuple[str, ...]:
@@ -146,9 +156,9 @@ def _prefilter(node: Node, irregular: dict[str, list[str]]) -> Test:
     if isinstance(node, Words):
         return _all_keys(node.keys, irregular)
     if isinstance(node, Prefix) or (isinstance(node, EntityTerm) and node.prefix):
-        prefix = node.prefix
-        if not prefix.isascii():
+        if not node.prefix.isascii():
             return lambda t: True
+        prefix = _Needle.of(node.prefix)
         return lambda t: t.has(prefix)
     if isinstance(node, EntityTerm):
         names = [_all_keys(k, irregular) for k in (node.keys, *node.aliases)]
@@ -169,7 +179,11 @@ def _prefilter(node: Node, irregular: dict[str, list[str]]) -> Test:
 
 
 def _all_keys(keys: Sequence[str], irregular: dict[str, list[str]]) -> Test:
-    needles = [n for n in (_needles(k, irregular) for k in keys) if n is not None]
+    needles = [
+        [_Needle.of(n) for n in options]
+        for options in (_needles(k, irregular) for k in keys)
+        if options is not None
+    ]
     return lambda t: all(any(t.has(n) for n in options) for options in needles)
 
 

@@ -29,10 +29,13 @@ WORDS = [
     "Russia", "Russia’s", "Russian", "sanctions", "sanctioned", "U.N.", "UN", "U.S.", "us",
     "hoped", "hopes", "Erdoğan", "erdogan", "Café", "cafe", "O'Brien", "O’Brien", "AT&T", "3.5",
     "children", "child", "mice", "said", "the", "«press»", "“quoted”", "pipeline—gas",
+    "anti-embassy", "(talks)", "U.S.-led", "wait...embassies", "end..U.N.", "N.A.T.O.", "NATO",
+    "émbassy", "x•émbassy", "x.embassy", "Riskiten", "Skitende's", "dying", "died",
 ]  # fmt: skip
 TERMS = [
     "embassy", "talk", "go", "russia", "sanction", "un", "us", "hope", "erdogan", "cafe",
-    "o'brien", "at&t", "3.5", "child", "mouse", "say", "press", "gas", "pipeline",
+    "o'brien", "at&t", "3.5", "child", "mouse", "say", "press", "gas", "pipeline", "nato",
+    "skitende", "skiten", "die", "led",
 ]  # fmt: skip
 PREFIXES = ["embass*", "sanction*", "russ*", "talk*", "caf*", "o'bri*", "chil*"]
 
