@@ -224,6 +224,8 @@ _TITLES = _words(
     whip former justices judges senators juror jurors mla mlas mp mps cm supt dsp analyst
     """
 )
+# Titles that name the same role: "the skipper" is the person named "captain".
+_SAME_ROLE = {"skipper": "captain", "captain": "skipper", "boss": "manager", "manager": "boss"}
 # Words that make a capitalised name an organisation (or a place), not a person.
 _ORG_WORDS = _words(
     """
@@ -938,7 +940,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
         prev = toks[i - 1].lower if i > 0 else ""
         hinted = _person_tagged(doc, start, toks[j - 1].start, toks[j - 1].end)
         placed = _covered(doc.place_hint, start, toks[j - 1].end) or _is_country(words)
-        org = org or (_org_tagged(doc, start, toks[j - 1].end, words) and not hinted)
+        # A title before the name ("spokesperson X") overrules an organisation tag on it.
+        org = org or (_org_tagged(doc, start, toks[j - 1].end, words) and not (hinted or titles))
         if org:
             candidates.append((i, j, words, _Mentioned.ORG))
             continue
@@ -1314,7 +1317,12 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
         # "… but drew applause when he said": the subject follows the last subordinating word.
         subs = [k for k, t in enumerate(toks) if k > 0 and t.lower in _SUBORDINATORS]
         if subs and subs[-1] + 1 < len(toks):
-            toks = toks[subs[-1] + 1 :]
+            nxt = toks[subs[-1] + 1]
+            if nxt.word[0].islower() and nxt.lower.endswith("ing"):
+                # "X while addressing reporters said": a clause with no subject of its own.
+                toks = toks[: subs[-1]]
+            else:
+                toks = toks[subs[-1] + 1 :]
     while toks and toks[0].lower in _CONJUNCTIONS:
         toks = toks[1:]
     while toks and toks[-1].lower in _SKIPPABLE:
@@ -1541,6 +1549,17 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     return ref_last
 
 
+def _verb_after(part: Sequence[_Tok]) -> int:
+    """Where a noun phrase in ``part`` ends at a lower-case reporting verb of its own (before
+    any relative word), else the part's length."""
+    for n, t in enumerate(part):
+        if t.lower in _RELATIVES:
+            break
+        if n > 0 and t.is_word and t.word[0].islower() and t.lower in _REPORTING:
+            return n
+    return len(part)
+
+
 def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
     """The speaker after an inverted verb: ``said Marcus Webb, who …``, ``according to X``."""
     toks = doc.toks
@@ -1550,6 +1569,9 @@ def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
     parts = [p for p in _split_parts(toks[lo:hi]) if p][:4]
     if not parts or _non_subject(parts[0]):
         return None
+    # "said X said at a briefing": the object ends where a verb of its own begins (not one in
+    # a relative clause: "said a diplomat who asked not to be named").
+    parts = [p[: _verb_after(p)] for p in parts]
     valid = [p for p in parts[:3] if not _non_subject(p)][:2]
     refs = [_phrase_ref(doc, p, subject=False) for p in valid]
     for ref in refs:
@@ -1757,7 +1779,7 @@ def _role_holder(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     head = words[(cut or len(words)) - 1].lower()
     if not _is_title(head) or head in _ORG_NOUNS or _is_plural(head):
         return None
-    found = doc.titled.get(head, ())
+    found = doc.titled.get(head, ()) or doc.titled.get(_SAME_ROLE.get(head, ""), ())
     if found:
         k = bisect_right(found, (ref.pos, "\U0010ffff"))
         return found[k - 1][1] if k > 0 else found[0][1]

@@ -3,6 +3,7 @@ four, each in short sentences written for the test."""
 
 from __future__ import annotations
 
+from watchers.model import Entity
 from watchers.quotes import extract_quotes
 
 
@@ -80,3 +81,39 @@ def test_a_surname_with_two_letters_swapped_names_the_person_spelt_right() -> No
         "“It took four winters to build,” Berkk said."
     )
     assert speakers(text) == ["Jonas Brekk"]
+
+
+def test_the_skipper_is_the_captain_named_earlier() -> None:
+    text = (
+        "Wales captain Owen Pryce and his deputy Huw Tallis both scored tries.\n\n"
+        "Tallis was named man of the match.\n\n"
+        "“We defended for our lives in the second half,” the weary skipper said."
+    )
+    assert speakers(text) == ["Owen Pryce"]
+
+
+def test_a_speaker_after_said_stops_at_a_second_verb() -> None:
+    text = (
+        "“The report is a whitewash,” said party spokeswoman Lena Hart said at a briefing in "
+        "the capital on Monday."
+    )
+    assert speakers(text) == ["Lena Hart"]
+
+
+def test_the_subject_comes_before_while_and_a_participle() -> None:
+    text = (
+        "Mayor Ruth Ondaro spoke first.\n\n"
+        "Later, Kemal Arslan while speaking to reporters at the town hall said, “The vote was "
+        "rigged from the start.”"
+    )
+    assert speakers(text) == ["Kemal Arslan"]
+
+
+def test_a_title_before_a_name_overrules_an_organisation_tag() -> None:
+    text = (
+        "“The figures do not add up,” said party spokesperson Ravi Daswal.\n\n"
+        "“Nobody believes them,” the party spokesperson added."
+    )
+    start = text.index("Ravi Daswal")
+    entities = [Entity("ORG", start, start + len("Ravi Daswal"), "Ravi Daswal")]
+    assert [q.speaker for q in extract_quotes(text, entities)] == ["Ravi Daswal"] * 2
