@@ -4,12 +4,13 @@ test in Python nor the gate the store runs in SQL on stories with no letter outs
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watchers.match import Matcher
-from watchers.model import Article
+from watchers.model import Analysis, Article
 from watchers.nlp import analyse_cheap
 from watchers.preview import (
     AllOf,
@@ -20,6 +21,7 @@ from watchers.preview import (
     _prefilter,
     _Text,
     is_plain,
+    preview_query,
     text_gate,
 )
 from watchers.query import parse_query
@@ -97,3 +99,25 @@ def test_is_plain_allows_punctuation_but_not_letters_outside_ascii() -> None:
     assert is_plain(Article(key="k", title="“Quoted” — Russia’s «view»…"))
     assert not is_plain(Article(key="k", title="Erdoğan"))
     assert not is_plain(Article(key="k", title="x", content="\u212a"))  # the Kelvin sign folds to k
+
+
+class _NoRecogniser:
+    """An analyser for queries without entity terms: /test never calls it for them."""
+
+    has_entities = False
+
+    def analyse(self, articles: Sequence[Article], *, entities: bool) -> list[Analysis]:
+        raise AssertionError("not called for a query without entity terms")
+
+    def add_entities(self, analyses: Sequence[Analysis], spans: object = None) -> list[Analysis]:
+        raise AssertionError("not called for a query without entity terms")
+
+
+def test_stories_past_the_gate_not_read_are_counted_at_the_rate_of_those_read() -> None:
+    read = [Article(key=str(i), title="Gas prices" if i % 2 else "Rain") for i in range(10)]
+    found = preview_query(parse_query("gas"), read, _NoRecogniser(), scanned=1000, unread=90)
+    # half of those read pass the prefilter, all of those match: about 5 + 45 of the 1,000
+    assert (found.count, found.scanned, found.complete) == (50, 1000, False)
+    assert len(found.items) == 5 and found.items[0].title == "Gas prices"
+    exact = preview_query(parse_query("gas"), read, _NoRecogniser())
+    assert (exact.count, exact.scanned, exact.complete) == (5, 10, True)
