@@ -55,14 +55,17 @@ ones age out.
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import hashlib
+import itertools
 import math
 import re
 import struct
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
@@ -77,6 +80,7 @@ __all__ = [
     "HEAD_LETTERS",
     "LEAD_WORDS",
     "SAME_STORY_THRESHOLD",
+    "ShownStories",
     "StoryFingerprint",
     "StoryWords",
     "canonical_link",
@@ -283,7 +287,7 @@ def _encode_parts(parts: Iterable[Sequence[int]]) -> str:
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
-def _decode_all(text: str) -> tuple[int, ...]:
+def _decode_all(text: str) -> array.array[int]:
     ascii_text = text.encode("ascii")  # UnicodeEncodeError is a ValueError
     standard = ascii_text.translate(_FROM_URLSAFE, b"+/")  # "+" and "/" are not base64url
     if len(standard) != len(ascii_text):
@@ -291,7 +295,12 @@ def _decode_all(text: str) -> tuple[int, ...]:
     raw = binascii.a2b_base64(standard + b"=" * (-len(standard) % 4), strict_mode=True)
     if len(raw) % 4:
         raise ValueError("word hashes are 4 bytes each")
-    values: tuple[int, ...] = struct.unpack(f">{len(raw) // 4}I", raw)
+    values = array.array("I")
+    if values.itemsize != 4:  # no 4-byte C int here: the slower way
+        return array.array("q", struct.unpack(f">{len(raw) // 4}I", raw))
+    values.frombytes(raw)  # several times faster than struct.unpack
+    if sys.byteorder == "little":
+        values.byteswap()
     return values
 
 
@@ -583,6 +592,98 @@ def may_be_same_story(
     if text >= threshold:
         return True
     return text >= HEADLINE_FLOOR and _jaccard(headline_words, known.headline_words) >= threshold
+
+
+class ShownStories:
+    """Stories a digest shows, indexed by their words, to tell which of them a held hit may be
+    (``may_be_same_story`` of each) in one pass over the hit's stored words, without building
+    its word sets: a digest asks this of every held hit.
+
+    Each word maps to one number holding a byte per shown story (1 where the story has the
+    word), so that summing a hit's words' numbers counts its words shared with every story at
+    once; adding 128 to each byte and taking away the count each story needs leaves a byte's
+    top bit set where the count reaches it (no byte borrows from its neighbour while every
+    count is below 128, hence the limit on a story's words)."""
+
+    def __init__(
+        self, stories: Sequence[StoryFingerprint], *, threshold: float = SAME_STORY_THRESHOLD
+    ) -> None:
+        self.stories = list(stories)
+        self.threshold = threshold
+        self._text = _pack(story.text_words for story in self.stories)
+        self._headline = _pack(story.headline_words for story in self.stories)
+        self._text_sizes = [len(story.text_words) for story in self.stories]
+        self._headline_sizes = [len(story.headline_words) for story in self.stories]
+        self._by_link: defaultdict[str, list[int]] = defaultdict(list)
+        for i, story in enumerate(self.stories):
+            if story.link is not None:
+                self._by_link[story.link].append(i)
+        self._high = sum(128 << (8 * i) for i in range(len(self.stories)))
+        self._packable = max(self._text_sizes, default=0) < 128
+        self._needs: dict[tuple[float, int, bool], int] = {}
+
+    def _need(self, share: float, size: int, headline: bool) -> int:
+        """For a hit of ``size`` words, the least count of shared words that makes a Jaccard
+        similarity of ``share`` with each story (rounded down: never more than needed), packed
+        as the counts are."""
+        key = (share, size, headline)
+        packed = self._needs.get(key)
+        if packed is None:
+            sizes = self._headline_sizes if headline else self._text_sizes
+            ratio = share / (1 + share)  # shared >= share * union, union = sum of sizes - shared
+            packed = sum(
+                max(1, math.ceil(ratio * (size + other) - 1e-9)) << (8 * i)
+                for i, other in enumerate(sizes)
+            )
+            self._needs[key] = packed
+        return packed
+
+    def candidates(self, text: str) -> list[int] | None:
+        """The indexes of the shown stories that the story stored as ``text`` (what
+        ``StoryFingerprint.to_str`` wrote) may be, in order; None if ``text`` cannot be read
+        this way (then compare its whole fingerprint)."""
+        try:
+            version, counts, hashes, link = text.split("|", 3)
+            if version not in (_FORMAT, _FORMAT_3):
+                return None
+            headline, names, lead = map(int, counts.split(".")[:3])
+            values = _decode_all(hashes)
+        except (ValueError, binascii.Error):
+            return None
+        lead_at, size = headline + names, headline + lead
+        if len(values) < lead_at + lead or size >= 128 or not self._packable:
+            return None
+        zero = itertools.repeat(0)
+        common = sum(map(self._text.get, values[:headline], zero))
+        common += sum(map(self._text.get, values[lead_at : lead_at + lead], zero))
+        high = self._high
+        reached = (common + high - self._need(self.threshold, size, False)) & high
+        floor = (common + high - self._need(HEADLINE_FLOOR, size, False)) & high
+        if floor & ~reached:
+            headline_common = sum(map(self._headline.get, values[:headline], zero))
+            heads = (headline_common + high - self._need(self.threshold, headline, True)) & high
+            reached |= floor & heads
+        found = [(bit.bit_length() - 1) // 8 for bit in _bits(reached)]
+        if link and link in self._by_link:
+            found = sorted({*found, *self._by_link[link]})
+        return found
+
+
+def _pack(word_sets: Iterable[frozenset[int]]) -> dict[int, int]:
+    """Each word's sets as one number: byte i is 1 where set i has the word."""
+    packed: defaultdict[int, int] = defaultdict(int)
+    for i, words in enumerate(word_sets):
+        for word in words:
+            packed[word] += 1 << (8 * i)
+    return dict(packed)
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """The set bits of ``mask``, lowest first, each as a number."""
+    while mask:
+        lowest = mask & -mask
+        yield lowest
+        mask ^= lowest
 
 
 def seen_before(

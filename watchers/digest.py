@@ -15,13 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
-from watchers.dedup import (
-    StoryFingerprint,
-    StoryWords,
-    may_be_same_story,
-    same_story,
-    story_fingerprint,
-)
+from watchers.dedup import ShownStories, StoryFingerprint, same_story, story_fingerprint
 from watchers.errors import CommandError
 from watchers.model import Chat, Digest, DigestItem, PendingHit, StoryCopy, Watchlist
 from watchers.quotes import ELLIPSIS, snippet
@@ -55,16 +49,6 @@ def _newest_first(hit: PendingHit) -> tuple[float, int, int]:
     """Newest first; at the same time, more matched terms first, then the earlier article."""
     published = hit.article.published or hit.created_at
     return (-published.timestamp(), -len(hit.detail.terms), hit.article_id)
-
-
-def _words(hit: PendingHit) -> StoryWords | None:
-    """The link and words of the hit's stored fingerprint; None when there is none."""
-    if hit.story:
-        try:
-            return StoryFingerprint.words_from_str(hit.story)
-        except ValueError:
-            pass
-    return None
 
 
 def _fingerprint(hit: PendingHit) -> StoryFingerprint:
@@ -161,49 +145,50 @@ def choose_stories(
     (representative first), and the hits of the other stories, newest first.
 
     Each hit is compared with the stories already chosen only (at most ``max_items``), so the
-    cost is the sorting plus ``max_items`` comparisons a hit, whatever the number of hits. Once
-    every story is chosen, a hit's words are read first, and its whole fingerprint only when a
-    chosen story may be the same (``may_be_same_story``).
+    cost is the sorting plus one look at each hit's words, whatever the number of hits. Once
+    every story is chosen, they are indexed by their words (``ShownStories``), and a hit's whole
+    fingerprint is read only when a chosen story may be the same.
     """
     stories: list[list[PendingHit]] = []
     leaders: list[StoryFingerprint] = []
     rest: list[PendingHit] = []
+    shown: ShownStories | None = None
     for hit in sorted(hits, key=_newest_first):
-        words = _words(hit) if len(stories) >= max_items else None
-        candidates = (
-            range(len(leaders))
-            if words is None
-            else [i for i, lead in enumerate(leaders) if may_be_same_story(words, lead)]
-        )
-        if not candidates and len(stories) >= max_items:
-            rest.append(hit)
+        if shown is None and len(stories) >= max_items:
+            shown = ShownStories(leaders)
+        if shown is not None:
+            i = _same_story_as(hit, shown)
+            if i is None:
+                rest.append(hit)
+            else:
+                stories[i].append(hit)
             continue
         fingerprint = _fingerprint(hit)
-        for i in candidates:
-            if same_story(leaders[i], fingerprint):
+        for i, leader in enumerate(leaders):
+            if same_story(leader, fingerprint):
                 stories[i].append(hit)
                 break
         else:
-            if len(stories) >= max_items:
-                rest.append(hit)
-                continue
             stories.append([hit])
             leaders.append(fingerprint)
     return stories, rest
 
 
-def _same_story_as(hit: PendingHit, leaders: Sequence[StoryFingerprint]) -> int | None:
-    """The index of the first of ``leaders`` that is the hit's story, None if none is."""
-    words = _words(hit)
-    candidates = (
-        range(len(leaders))
-        if words is None
-        else [i for i, lead in enumerate(leaders) if may_be_same_story(words, lead)]
-    )
-    if not candidates:
+def _same_story_as(hit: PendingHit, shown: ShownStories) -> int | None:
+    """The index of the first shown story that is the hit's story, None if none is."""
+    candidates = shown.candidates(hit.story) if hit.story else None
+    if candidates == []:
         return None
     fingerprint = _fingerprint(hit)
-    return next((i for i in candidates if same_story(leaders[i], fingerprint)), None)
+    leaders = shown.stories
+    return next(
+        (
+            i
+            for i in (range(len(leaders)) if candidates is None else candidates)
+            if same_story(leaders[i], fingerprint)
+        ),
+        None,
+    )
 
 
 def _other_copies(group: Sequence[PendingHit], extra: Sequence[PendingHit]) -> list[PendingHit]:
@@ -262,13 +247,13 @@ def compose_digests(
         extra: list[list[PendingHit]] = [[] for _ in chosen]
         if several:
             story_of = {h.article_id: i for i, group in enumerate(chosen) for h in group}
-            leaders = [_fingerprint(group[0]) for group in chosen]
+            shown = ShownStories([_fingerprint(group[0]) for group in chosen])
             for hit in known:
                 if hit.watchlist_id == watchlist_id or hit.article_id in taken:
                     continue
                 i = story_of.get(hit.article_id)
                 if i is None:
-                    i = _same_story_as(hit, leaders)
+                    i = _same_story_as(hit, shown)
                     if i is None:
                         continue
                     story_of[hit.article_id] = i

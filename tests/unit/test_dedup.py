@@ -16,6 +16,7 @@ from bench.dedup import HARD_NEGATIVES, STORIES, Version, load_versions
 from watchers import dedup
 from watchers.dedup import (
     SAME_STORY_THRESHOLD,
+    ShownStories,
     StoryFingerprint,
     canonical_link,
     different_facts,
@@ -682,6 +683,29 @@ def test_the_cheap_test_never_turns_down_a_same_story(
     words = (a.link, a.headline_words, a.text_words)
     if same_story(b, a, threshold=threshold):
         assert may_be_same_story(words, b, threshold=threshold)
+
+
+@given(
+    shown=st.lists(fingerprints(), min_size=1, max_size=12),
+    held=fingerprints(),
+    threshold=st.sampled_from([SAME_STORY_THRESHOLD, 0.3]),
+)
+def test_the_shown_stories_index_finds_what_the_cheap_test_finds(
+    shown: list[StoryFingerprint], held: StoryFingerprint, threshold: float
+) -> None:
+    index = ShownStories(shown, threshold=threshold)
+    words = (held.link, held.headline_words, held.text_words)
+    assert index.candidates(held.to_str()) == [
+        i for i, story in enumerate(shown) if may_be_same_story(words, story, threshold=threshold)
+    ]
+
+
+def test_the_shown_stories_index_leaves_what_it_cannot_read_to_the_whole_comparison() -> None:
+    index = ShownStories([VERSIONS[0].fingerprint])
+    assert index.candidates("2|AAAA|AAAA|AAAA|") is None
+    assert index.candidates("garbage") is None
+    long = story_fingerprint(" ".join(f"Word{n}" for n in range(140)), "", None)
+    assert index.candidates(long.to_str()) is None  # too many words to count in a byte
 
 
 def test_the_words_of_a_stored_fingerprint_are_its_words() -> None:
