@@ -303,7 +303,6 @@ class Storage(Protocol):
     ) -> list[tuple[int, Article]]: ...
     def get_article(self, article_id: int) -> Article | None: ...
     def recent_articles(self, chat_id: int, limit: int) -> list[Article]: ...
-    def articles_since(self, chat_id: int, since: datetime) -> list[Article]: ...
     def article_ids_since(
         self, chat_id: int, since: datetime, gate: Gate | None = None
     ) -> list[int]: ...
@@ -777,17 +776,6 @@ class SqliteStorage:
             "SELECT a.* FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
             "WHERE f.chat_id=? ORDER BY a.id DESC LIMIT ?",
             (chat_id, limit),
-        )
-        return [self._article(r) for r in rows]
-
-    def articles_since(self, chat_id: int, since: datetime) -> list[Article]:
-        """The stories of the feeds a chat follows first seen since ``since``, newest first
-        (what ``/test`` tries a query on)."""
-        rows = self._query(
-            "SELECT a.key, a.title, a.link, a.guid, a.summary, a.published, a.source, "
-            "a.source_host, a.content FROM articles a JOIN follows f ON f.feed_id=a.feed_id "
-            "WHERE f.chat_id=? AND a.first_seen_at>=? ORDER BY a.id DESC",
-            (chat_id, _ts(since)),
         )
         return [self._article(r) for r in rows]
 
