@@ -1580,6 +1580,18 @@ def _object_of_verb(doc: _Doc, k: int, hi: int) -> _Ref | None:
     return refs[0] if refs else None
 
 
+def _opens_clause(doc: _Doc, m: _Mention, first: _Mention) -> bool:
+    """Whether ``m``, a person other than ``first``, opens a clause of its own after a
+    subordinating word (``X did this while Y did that``): a second subject ``she`` may mean."""
+    k = doc.tok_at(m.pos)
+    return (
+        m.kind is _Mentioned.PERSON
+        and m.name != first.name
+        and k > 0
+        and doc.toks[k - 1].lower in _SUBORDINATORS
+    )
+
+
 # -- resolution --------------------------------------------------------------------------------
 
 
@@ -1607,12 +1619,19 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
     a_hi = bisect_left(doc.actor_pos, pos)
     m_hi = bisect_left(doc.mention_pos, pos)
     a_i, m_i = a_hi - 1, m_hi - 1
+    # The first person of a sentence that names several and reports nobody: kept in case no
+    # earlier sentence reports someone ("X did this while Y did that. She said:").
+    ambiguous: tuple[int, str] | None = None
     for s in range(sent, max(-1, sent - _MAX_SENTENCES - 1), -1):
         actors: list[_Actor] = []
         while a_i >= 0 and doc.actors[a_i].sent >= s and a_i > a_hi - _MAX_ITEMS:
             if doc.actors[a_i].sent == s:
                 actors.append(doc.actors[a_i])
             a_i -= 1
+        if s < sent:
+            # In an earlier sentence the subject of its first reporting verb, the main clause's,
+            # comes first ("X said the judge denied …": X), not one inside what it reported.
+            actors.reverse()
         for actor in actors:  # nearest first
             ref = actor.ref
             if (
@@ -1654,13 +1673,15 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
             )
             or (m.kind is _Mentioned.PRONOUN and (not pronoun or m.name == pronoun))
         ]
-        if people:
+        if people and ambiguous is None:
             plain = [m for m in people if not m.possessive] or people
             first = plain[0]
             if first.kind is _Mentioned.PRONOUN:
                 return _person_before(doc, first.pos, depth + 1, pronoun)
-            return first.pos, first.name
-    return None
+            if not pronoun or not any(_opens_clause(doc, m, first) for m in plain):
+                return first.pos, first.name
+            ambiguous = first.pos, first.name
+    return ambiguous
 
 
 def _not_person(doc: _Doc, ref: _Ref) -> bool:

@@ -117,3 +117,30 @@ def test_a_title_before_a_name_overrules_an_organisation_tag() -> None:
     start = text.index("Ravi Daswal")
     entities = [Entity("ORG", start, start + len("Ravi Daswal"), "Ravi Daswal")]
     assert [q.speaker for q in extract_quotes(text, entities)] == ["Ravi Daswal"] * 2
+
+
+def test_he_after_a_reported_clause_is_the_one_who_reported_it() -> None:
+    text = (
+        "Defence lawyer Tom Garvey said the fact that Judge Ian Pell denied a retrial was "
+        "the main ground for appeal.\n\n"
+        "“There are other errors too, and we will raise every one,” he said."
+    )
+    assert speakers(text) == ["Tom Garvey"]
+
+
+def test_she_after_two_people_doing_two_things_is_the_last_speaker() -> None:
+    text = (
+        "Prosecutor Nina Calder said the pair had lied for years.\n\n"
+        "Rob Keane hid the ledgers while Jo Farrant shredded the receipts.\n\n"
+        "She said: “The harm done to the victims was immense.”"
+    )
+    assert speakers(text) == ["Nina Calder"]
+
+
+def test_she_after_a_subject_and_people_she_acted_on_is_that_subject() -> None:
+    text = (
+        "Coach Nina Calder said the team was ready.\n\n"
+        "Anna Roth will face Jo Farrant or Kim Lee in the final. Asked whom she would pick, "
+        "she smiled: “Whoever turns up.”"
+    )
+    assert speakers(text) == ["Anna Roth"]
