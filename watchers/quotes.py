@@ -141,6 +141,7 @@ _GENDER_TITLES = {"mr": "he", "sir": "he", "lord": "he"} | {
 # A plural verb right after a name of two words or more: a club or a company in British usage
 # ("Northgate Albion have signed"), never one person.
 _PLURAL_VERBS = _words("have are were")
+_PASSIVE = _words("was were is are been being be")  # before a participle with "by" its agent
 _GROUP_PRONOUNS = _words("they it")
 _RELATIVES = _words("who which that whom whose")
 _CONJUNCTIONS = _words(
@@ -945,8 +946,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if org:
             candidates.append((i, j, words, _Mentioned.ORG))
             continue
-        if prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON:
-            continue
+        if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not titled:
+            continue  # "in Bath", "the Hilton"; but "this Mr Hale" is a person
         if placed and not hinted:
             continue
         if words[0].lower() in _PARTICLES and words[0][0].isupper():
@@ -1291,7 +1292,7 @@ def _non_subject(part: Sequence[_Tok]) -> bool:
 
 def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     """What one comma-free phrase refers to: a name, a pronoun or a description."""
-    toks = [t for t in part if t.word not in ".'’"]
+    toks = [t for t in part if t.word not in ".'’:;"]
     if not toks:
         return None
     # Clauses inside the phrase: the subject follows the last relative word, the object of an
@@ -1984,6 +1985,11 @@ def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> _Ref | None:
         t = toks[k]
         if t.quote >= 0 or t.lower not in _REPORTING or t.lower in _PARTICIPLES:
             continue
+        if k + 1 < hi and toks[k + 1].lower == "by" and k > 0 and toks[k - 1].lower in _PASSIVE:
+            # "the audience was told by X:": the speaker is the agent.
+            agent = _object_of_verb(doc, k + 1, hi)
+            if agent is not None:
+                return agent
         start = k
         while start > lo and toks[start - 1].quote < 0 and toks[start - 1].word not in ':;“”"«»„':
             start -= 1

@@ -144,3 +144,21 @@ def test_she_after_a_subject_and_people_she_acted_on_is_that_subject() -> None:
         "she smiled: “Whoever turns up.”"
     )
     assert speakers(text) == ["Anna Roth"]
+
+
+def test_told_by_x_colon_gives_the_agent_as_speaker() -> None:
+    text = (
+        "Officers Ann Tull and Neil Varga took questions from parents.\n\n"
+        "But the mood soured when the hall was told by Mr Varga: “No school can stay open "
+        "without staff.”"
+    )
+    assert speakers(text) == ["Neil Varga"]
+
+
+def test_this_before_a_titled_name_does_not_hide_the_person() -> None:
+    text = (
+        "Councillor Rhys Ebbing said the consultation had been too short.\n\n"
+        "In reply to this Mr Colm Dane promised a second round of meetings.\n\n"
+        "“We will listen to every objection,” he said."
+    )
+    assert speakers(text) == ["Colm Dane"]
