@@ -363,31 +363,26 @@ class StoryFingerprint:
         try:
             if text.startswith(f"{_OLD_FORMAT}|"):
                 return cls._from_old_str(text)
-            version, counts, hashes, link = text.split("|", 3)
-            sizes = [int(count) for count in counts.split(".")]
-            if version == _FORMAT_3:
-                sizes.append(0)
-            elif version != _FORMAT:
-                raise ValueError("not format 3 or 4")
-            if not counts.replace(".", "").isdigit():
-                raise ValueError("counts are numbers")
-            headline, names, lead, own, other, heads = sizes
-            values = _decode_all(hashes)
-            names_at, lead_at, own_at = headline, headline + names, headline + names + lead
-            head_at = own_at + own + other
-            if len(values) != head_at + heads or heads not in (0, 2):
-                raise ValueError("as many hashes as the counts say")
-            return cls(
-                link or None,
-                frozenset(values[:names_at]),
-                frozenset(values[names_at:lead_at]),
-                frozenset(values[:names_at] + values[lead_at:own_at]),
-                frozenset(values[own_at : own_at + own]),
-                frozenset(values[own_at:head_at]),
-                (values[head_at], values[head_at + 1]) if heads else None,
-            )
-        except (ValueError, binascii.Error) as e:
+            return cls._from_parts(*_read(text))
+        except ValueError as e:  # binascii.Error is one
             raise ValueError(f"not a story fingerprint: {text[:60]!r}") from e
+
+    @classmethod
+    def _from_parts(
+        cls, sizes: Sequence[int], values: array.array[int], link: str | None
+    ) -> StoryFingerprint:
+        headline, names, lead, own, other, _ = sizes
+        names_at, lead_at, own_at = headline, headline + names, headline + names + lead
+        head_at = own_at + own + other
+        return cls(
+            link,
+            frozenset(values[:names_at]),
+            frozenset(values[names_at:lead_at]),
+            frozenset(values[:names_at] + values[lead_at:own_at]),
+            frozenset(values[own_at : own_at + own]),
+            frozenset(values[own_at:head_at]),
+            (values[head_at], values[head_at + 1]) if sizes[5] else None,
+        )
 
     @classmethod
     def words_from_str(cls, text: str) -> StoryWords:
@@ -419,6 +414,23 @@ class StoryFingerprint:
             raise ValueError("format 2 has five parts")
         headline, names, lead = (frozenset(_decode_all(part)) for part in parts[1:4])
         return cls(parts[4] or None, headline, names, headline | lead)
+
+
+def _read(text: str) -> tuple[list[int], array.array[int], str | None]:
+    """The six counts, the hashes and the link of what ``to_str`` wrote in format 3 or 4;
+    ValueError if it is not that."""
+    version, counts, hashes, link = text.split("|", 3)
+    sizes = [int(count) for count in counts.split(".")]
+    if version == _FORMAT_3:
+        sizes.append(0)
+    elif version != _FORMAT:
+        raise ValueError("not format 3 or 4")
+    if not counts.replace(".", "").isdigit() or len(sizes) != 6:
+        raise ValueError("counts are numbers, five or six of them")
+    values = _decode_all(hashes)
+    if len(values) != sum(sizes) or sizes[5] not in (0, 2):
+        raise ValueError("as many hashes as the counts say")
+    return sizes, values, link or None
 
 
 def story_fingerprint(title: str, lead: str, link: str | None) -> StoryFingerprint:
@@ -612,6 +624,13 @@ class ShownStories:
         self.threshold = threshold
         self._text = _pack(story.text_words for story in self.stories)
         self._headline = _pack(story.headline_words for story in self.stories)
+        self._heads = _pack(
+            frozenset(story.head[:1]) if story.head else frozenset() for story in self.stories
+        )
+        self._prefixes = _pack(
+            frozenset(story.head[1:]) if story.head else frozenset() for story in self.stories
+        )
+        self._headed = sum(1 << (8 * i) for i, story in enumerate(self.stories) if story.head)
         self._text_sizes = [len(story.text_words) for story in self.stories]
         self._headline_sizes = [len(story.headline_words) for story in self.stories]
         self._by_link: defaultdict[str, list[int]] = defaultdict(list)
@@ -638,20 +657,53 @@ class ShownStories:
             self._needs[key] = packed
         return packed
 
-    def candidates(self, text: str) -> list[int] | None:
-        """The indexes of the shown stories that the story stored as ``text`` (what
-        ``StoryFingerprint.to_str`` wrote) may be, in order; None if ``text`` cannot be read
-        this way (then compare its whole fingerprint)."""
-        try:
-            version, counts, hashes, link = text.split("|", 3)
-            if version not in (_FORMAT, _FORMAT_3):
-                return None
-            headline, names, lead = map(int, counts.split(".")[:3])
-            values = _decode_all(hashes)
-        except (ValueError, binascii.Error):
+    def find(self, text: str) -> int | None:
+        """The index of the first shown story that the story stored as ``text`` (what
+        ``StoryFingerprint.to_str`` wrote) is (``same_story``), None if none is; ValueError
+        if ``text`` is no fingerprint. The stored words are read once, and the whole
+        fingerprint is made only when a shown story may be the same."""
+        sizes, values, link = _read(text)
+        candidates = self._candidates(sizes, values, link)
+        if candidates and sizes[5]:
+            # Leave out the stories with another actor (``different_facts``, whatever the
+            # words) before the whole fingerprint is made: a wire's template stories.
+            headline, names, lead = sizes[:3]
+            head, prefix = values[-2], values[-1]
+            zero = itertools.repeat(0)
+            known = self._text.get(head, 0) | self._prefixes.get(prefix, 0)
+            known |= sum(map(self._heads.get, values[:headline], zero))
+            lead_at = headline + names
+            known |= sum(map(self._heads.get, values[lead_at : lead_at + lead], zero))
+            other = self._headed & ~known
+            same_link = set(self._by_link.get(link, ())) if link else set()
+            candidates = [i for i in candidates if not (other >> (8 * i)) & 1 or i in same_link]
+        if candidates == []:
             return None
+        fingerprint = StoryFingerprint._from_parts(sizes, values, link)
+        stories = self.stories
+        return next(
+            (
+                i
+                for i in (range(len(stories)) if candidates is None else candidates)
+                if same_story(stories[i], fingerprint, threshold=self.threshold)
+            ),
+            None,
+        )
+
+    def candidates(self, text: str) -> list[int] | None:
+        """The indexes of the shown stories that the story stored as ``text`` may be
+        (``may_be_same_story``), in order; None if it cannot be told this way."""
+        try:
+            return self._candidates(*_read(text))
+        except ValueError:
+            return None
+
+    def _candidates(
+        self, sizes: Sequence[int], values: array.array[int], link: str | None
+    ) -> list[int] | None:
+        headline, names, lead = sizes[:3]
         lead_at, size = headline + names, headline + lead
-        if len(values) < lead_at + lead or size >= 128 or not self._packable:
+        if size >= 128 or not self._packable:
             return None
         zero = itertools.repeat(0)
         common = sum(map(self._text.get, values[:headline], zero))

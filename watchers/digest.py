@@ -176,19 +176,13 @@ def choose_stories(
 
 def _same_story_as(hit: PendingHit, shown: ShownStories) -> int | None:
     """The index of the first shown story that is the hit's story, None if none is."""
-    candidates = shown.candidates(hit.story) if hit.story else None
-    if candidates == []:
-        return None
+    if hit.story:
+        try:
+            return shown.find(hit.story)
+        except ValueError:
+            pass  # an older format: compare the whole fingerprint
     fingerprint = _fingerprint(hit)
-    leaders = shown.stories
-    return next(
-        (
-            i
-            for i in (range(len(leaders)) if candidates is None else candidates)
-            if same_story(leaders[i], fingerprint)
-        ),
-        None,
-    )
+    return next((i for i, s in enumerate(shown.stories) if same_story(s, fingerprint)), None)
 
 
 def _other_copies(group: Sequence[PendingHit], extra: Sequence[PendingHit]) -> list[PendingHit]:

@@ -659,8 +659,10 @@ def fingerprints(draw: st.DrawFn) -> StoryFingerprint:
     link = f"{site}/{draw(st.integers(0, 3))}" if site else None
     figures = draw(st.frozensets(st.integers(100, 104), max_size=3))
     own = draw(st.frozensets(st.sampled_from(sorted(figures)), max_size=2)) if figures else None
+    head_name = draw(st.sampled_from([None, *sorted(names)])) if names else None
+    head = None if head_name is None else (head_name, draw(st.integers(200, 202)))
     return StoryFingerprint(
-        link, headline, names or frozenset(), headline | lead, own or frozenset(), figures
+        link, headline, names or frozenset(), headline | lead, own or frozenset(), figures, head
     )
 
 
@@ -698,6 +700,21 @@ def test_the_shown_stories_index_finds_what_the_cheap_test_finds(
     assert index.candidates(held.to_str()) == [
         i for i, story in enumerate(shown) if may_be_same_story(words, story, threshold=threshold)
     ]
+
+
+@given(
+    shown=st.lists(fingerprints(), min_size=1, max_size=12),
+    held=fingerprints(),
+    threshold=st.sampled_from([SAME_STORY_THRESHOLD, 0.3]),
+)
+def test_the_shown_stories_index_finds_the_first_same_story(
+    shown: list[StoryFingerprint], held: StoryFingerprint, threshold: float
+) -> None:
+    index = ShownStories(shown, threshold=threshold)
+    first = next(
+        (i for i, story in enumerate(shown) if same_story(story, held, threshold=threshold)), None
+    )
+    assert index.find(held.to_str()) == first
 
 
 def test_the_shown_stories_index_leaves_what_it_cannot_read_to_the_whole_comparison() -> None:
