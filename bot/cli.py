@@ -167,10 +167,12 @@ async def run_worker(config: Config, *, once: bool, lease: float | None = None) 
     from watchers.store import open_storage
     from watchers.worker import Worker, WorkerSettings, worker_name
 
+    # The model first: it forks its recogniser processes, which must not inherit the
+    # database's connections (a killed worker's children would hold its transaction open).
+    analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
     store = open_storage(config.storage.url or config.storage.path)
     fetcher = _fetcher(config)
     try:
-        analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
         engine = Engine(
             store,
             fetcher,
@@ -197,6 +199,7 @@ async def run_worker(config: Config, *, once: bool, lease: float | None = None) 
     finally:
         await fetcher.aclose()
         store.close()
+        analyser.close()
 
 
 async def _console_setup(services: Services) -> None:
