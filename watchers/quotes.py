@@ -2033,7 +2033,21 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     # headline's ``X: 'A phrase' ahead``).
     colon = before.endswith(":") and (ends or content[-1] in _TERMINAL)
     full = upper and (content[-1] in _TERMINAL + "," or not before or colon)
+    if not before and content[-1] in _TERMINAL + "," and _opens_paragraph(doc, p.open_mark):
+        full = True  # a paragraph of speech, whatever its first letter ("… we were asked.")
     verb = doc.tok_at(p.open_mark) - (2 if before.endswith(",") else 1)
+    if (
+        len(words) == 1
+        and before
+        and not before.endswith((":", ","))
+        and (verb < 0 or doc.toks[verb].lower not in _REPORTING)
+    ):
+        return None  # a name in quote marks in mid-sentence: ``the journal “Nature,”``
+    headline = p.open_mark < doc.headline_end and not before.endswith(":")
+    if headline or (verb >= 0 and doc.toks[verb].lower == "that"):
+        # A headline quoting someone (but not ``Name: ‘…’``), and ``said in a note that
+        # “…”``: built into the writer's own sentence.
+        full = False
     if verb >= 0 and doc.toks[verb].lower in _REPORTING and doc.toks[verb].quote < 0:
         # ``he said, “…”`` and ``he said “… .”``: speech, whatever its first letter, when it is
         # a sentence that ends the writer's one.
@@ -2054,6 +2068,12 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     if full:
         return _Found(index, True, None, False, -1)
     return _Found(index, False, _partial_fallback(doc, p), False, -1)
+
+
+def _opens_paragraph(doc: _Doc, pos: int) -> bool:
+    """Whether only spaces come between the start of its paragraph and ``pos``."""
+    start = doc.para_starts[doc.para_of(pos)]
+    return not doc.text[start:pos].strip()
 
 
 def _ends_sentence(doc: _Doc, p: _Passage) -> bool:

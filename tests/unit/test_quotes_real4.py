@@ -162,3 +162,37 @@ def test_this_before_a_titled_name_does_not_hide_the_person() -> None:
         "“We will listen to every objection,” he said."
     )
     assert speakers(text) == ["Colm Dane"]
+
+
+def kinds(text: str) -> list[tuple[str, bool]]:
+    return [(q.text, q.full) for q in extract_quotes(text)]
+
+
+def test_a_quote_in_the_headline_is_partial() -> None:
+    text = (
+        "'We never saw it coming': flood victim\n\n"
+        "'We never saw it coming,' said Ada Borne, whose house was flooded."
+    )
+    assert kinds(text) == [("We never saw it coming", False), ("We never saw it coming.", True)]
+
+
+def test_one_capitalised_word_in_quote_marks_mid_sentence_is_a_name() -> None:
+    text = "The paper will appear in “Fauna,” a journal for zoologists, next month."
+    assert kinds(text) == []
+    assert kinds("Asked if he would stand again, he said “No.”") == [("No.", True)]
+
+
+def test_said_in_a_note_that_a_quote_is_partial() -> None:
+    text = (
+        "Analyst Eli Marsh said in a note to clients that “The company has lost its way "
+        "in the cloud market.”"
+    )
+    assert [q.full for q in extract_quotes(text)] == [False]
+
+
+def test_a_paragraph_opening_a_quote_in_lower_case_is_speech() -> None:
+    text = (
+        "“We cannot name the buyers yet,” Moss said.\n\n"
+        "“but several ports have asked us for safe passage for their tankers,” he said."
+    )
+    assert [q.full for q in extract_quotes(text)] == [True, True]
