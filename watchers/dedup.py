@@ -640,6 +640,7 @@ class ShownStories:
         self._high = sum(128 << (8 * i) for i in range(len(self.stories)))
         self._packable = max(self._text_sizes, default=0) < 128
         self._needs: dict[tuple[float, int, bool], int] = {}
+        self._text_needs: dict[int, tuple[int, int]] = {}  # by a hit's size: threshold, floor
 
     def _need(self, share: float, size: int, headline: bool) -> int:
         """For a hit of ``size`` words, the least count of shared words that makes a Jaccard
@@ -709,8 +710,12 @@ class ShownStories:
         common = sum(map(self._text.get, values[:headline], zero))
         common += sum(map(self._text.get, values[lead_at : lead_at + lead], zero))
         high = self._high
-        reached = (common + high - self._need(self.threshold, size, False)) & high
-        floor = (common + high - self._need(HEADLINE_FLOOR, size, False)) & high
+        needs = self._text_needs.get(size)
+        if needs is None:
+            needs = self._need(self.threshold, size, False), self._need(HEADLINE_FLOOR, size, False)
+            self._text_needs[size] = needs
+        reached = (common + high - needs[0]) & high
+        floor = (common + high - needs[1]) & high
         if floor & ~reached:
             headline_common = sum(map(self._headline.get, values[:headline], zero))
             heads = (headline_common + high - self._need(self.threshold, headline, True)) & high
