@@ -2180,11 +2180,35 @@ def _paragraph_before(doc: _Doc, para: int, found: Sequence[_Found], i: int) -> 
     ref = _before_attribution(doc, hi, lo)
     if ref is not None:
         return ref
+    initials = _initials_label(doc, lo, hi)
+    if initials is not None:
+        return initials
     m_lo, m_hi = bisect_left(doc.mention_pos, lo), bisect_left(doc.mention_pos, hi)
     people = [
         m for m in doc.mentions[m_lo:m_hi] if m.kind is _Mentioned.PERSON and not m.possessive
     ]
     return _Ref(_RefKind.NAME, people[0].name, people[0].pos, person=True) if people else None
+
+
+def _initials_label(doc: _Doc, lo: int, hi: int) -> _Ref | None:
+    """``JF, outlet:`` as the label of an interview's question: initials that only one full
+    name in the text has, opening a short paragraph that ends with a colon."""
+    label = doc.text[lo:hi].strip()
+    words = _WORD_RE.findall(label)
+    if not label.endswith(":") or not words or len(words) > 4:
+        return None
+    first = words[0]
+    if not (2 <= len(first) <= 3 and first.isalpha() and first.isupper()):
+        return None
+    names = {
+        name
+        for found in list(doc.surnames.values())[:_MAX_ITEMS]
+        for _, name in found
+        if "".join(w[0] for w in name.split() if w[:1].isupper()) == first
+    }
+    if len(names) != 1:
+        return None
+    return _Ref(_RefKind.NAME, names.pop(), lo, person=True)
 
 
 # -- merging and output ------------------------------------------------------------------------

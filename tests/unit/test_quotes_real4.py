@@ -196,3 +196,16 @@ def test_a_paragraph_opening_a_quote_in_lower_case_is_speech() -> None:
         "“but several ports have asked us for safe passage for their tankers,” he said."
     )
     assert [q.full for q in extract_quotes(text)] == [True, True]
+
+
+def test_initials_label_an_interview_question_by_the_one_name_that_has_them() -> None:
+    text = (
+        "The finance minister spoke to us on Friday.\n\n"
+        "Mara Quill, Radio North:\n\n"
+        "“Minister, thank you for joining us. Will the tax rise?”\n\n"
+        "Ivo Santer:\n\n"
+        "“No. We have ruled that out for this parliament.”\n\n"
+        "MQ, Radio North:\n\n"
+        "“Not even for the highest earners?”"
+    )
+    assert speakers(text) == ["Mara Quill", "Ivo Santer", "Mara Quill"]
