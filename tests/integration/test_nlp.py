@@ -43,10 +43,11 @@ def test_no_model_at_all_warns_once_and_keywords_still_match(
 
     matcher = Matcher()
     matcher.add(1, parse_query("embassy AND Peskov"))
-    matcher.add(2, parse_query("ORG:Kremlin"))
+    matcher.add(2, parse_query("ORG:Kremlin"))  # "Kremlin spokesman …": the words say it
+    matcher.add(3, parse_query("GPE:Moscow"))  # only the recogniser could tell
     [analysis] = analyser.add_entities(analyser.analyse([STORY], entities=False))
     assert analysis.entities == ()
-    assert [m.watchlist_id for m in matcher.match(analysis)] == [1]
+    assert [m.watchlist_id for m in matcher.match(analysis)] == [1, 2]
 
 
 def test_a_missing_configured_model_says_once_which_model_is_used_and_why(

@@ -162,7 +162,7 @@ async def test_export_then_import_into_another_chat_restores_everything(
     listing = await other.say("/watchlists")
     assert "Embassies" in listing and "Gas" in listing
     assert "Europe/Berlin" in await other.say("/timezone")
-    assert "hourly" in await other.say("/schedule")
+    assert "• Gas: hourly" in await other.say("/status")
     imported_feeds = await other.send_file(feeds_file.content, feeds_file.file_name)
     assert "1. ☑️ Feed 1 — already followed" in imported_feeds
 
