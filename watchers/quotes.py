@@ -225,6 +225,8 @@ _TITLES = _words(
     whip former justices judges senators juror jurors mla mlas mp mps cm supt dsp analyst
     """
 )
+# Written things a body speaks through: "the Harlow Capital note said" is Harlow Capital.
+_DOCUMENTS = _words("note report statement letter release memo filing notice study survey")
 # Titles that name the same role: "the skipper" is the person named "captain".
 _SAME_ROLE = {"skipper": "captain", "captain": "skipper", "boss": "manager", "manager": "boss"}
 # Words that make a capitalised name an organisation (or a place), not a person.
@@ -1295,6 +1297,11 @@ def _phrase_ref(doc: _Doc, part: Sequence[_Tok], subject: bool) -> _Ref | None:
     toks = [t for t in part if t.word not in ".'’:;"]
     if not toks:
         return None
+    if len(toks) >= 2 and toks[-1].lower in _DOCUMENTS and toks[-2].is_cap and not subject:
+        # "according to the Harlow Capital note": the body that wrote it.
+        ref = _phrase_ref(doc, toks[:-1], subject)
+        if ref is not None and ref.kind is _RefKind.NAME:
+            return replace(ref, org=True, person=False)
     # Clauses inside the phrase: the subject follows the last relative word, the object of an
     # inverted attribution comes before the first one.
     rel = [k for k, t in enumerate(toks) if t.lower in _RELATIVES]
@@ -1551,13 +1558,13 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
 
 
 def _verb_after(part: Sequence[_Tok]) -> int:
-    """Where a noun phrase in ``part`` ends at a lower-case reporting verb of its own (before
-    any relative word), else the part's length."""
+    """Where a noun phrase in ``part`` ends at a lower-case reporting verb of its own or a
+    subordinating word (before any relative word), else the part's length."""
     for n, t in enumerate(part):
         if t.lower in _RELATIVES:
             break
-        if n > 0 and t.is_word and t.word[0].islower() and t.lower in _REPORTING:
-            return n
+        if n > 0 and t.is_word and t.word[0].islower() and t.lower in _REPORTING | _SUBORDINATORS:
+            return n  # "said the coach as he left": the clause after "as" is not the speaker's
     return len(part)
 
 

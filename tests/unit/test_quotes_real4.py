@@ -209,3 +209,16 @@ def test_initials_label_an_interview_question_by_the_one_name_that_has_them() ->
         "“Not even for the highest earners?”"
     )
     assert speakers(text) == ["Mara Quill", "Ivo Santer", "Mara Quill"]
+
+
+def test_according_to_a_firms_note_gives_the_firm() -> None:
+    text = "“Margins will recover by spring,” according to the Harlow Capital note."
+    assert speakers(text) == ["Harlow Capital"]
+
+
+def test_a_speaker_after_said_stops_at_as() -> None:
+    text = (
+        "Coach Dan Ferris spoke after the final.\n\n"
+        "“I am proud of every one of them,” said the coach as he thanked the travelling fans."
+    )
+    assert speakers(text) == ["Dan Ferris"]
