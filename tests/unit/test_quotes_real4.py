@@ -222,3 +222,18 @@ def test_a_speaker_after_said_stops_at_as() -> None:
         "“I am proud of every one of them,” said the coach as he thanked the travelling fans."
     )
     assert speakers(text) == ["Dan Ferris"]
+
+
+def test_two_pieces_in_one_paragraph_with_one_speaker_are_one_quote() -> None:
+    text = (
+        "General Oleg Varsky spoke on state television.\n\n"
+        "“Our drills are defensive. If our border is crossed,” he warned. “The answer will be "
+        "swift. We want no war,” Varsky said."
+    )
+    assert [(q.text, q.speaker) for q in extract_quotes(text)] == [
+        (
+            "Our drills are defensive. If our border is crossed. The answer will be swift. "
+            "We want no war.",
+            "Oleg Varsky",
+        )
+    ]
