@@ -541,9 +541,10 @@ def _scan(
             if stripped:
                 out.append(_Passage(tuple(stripped), first_mark, i))
             parts, start = [], -1
-    if start >= 0 and parts and _reads_as_sentences(text, start, len(text)):
-        # A quote over several paragraphs that the text ends before closing (an excerpt, a
-        # feed's cut body): it runs to the end.
+    last_paragraph = start >= 0 and "\n" not in text[start:].rstrip()
+    if start >= 0 and (parts or last_paragraph) and _reads_as_sentences(text, start, len(text)):
+        # A quote (over one paragraph or several) that the text ends before closing (an
+        # excerpt, a feed's cut body): it runs to the end.
         parts.append((start, len(text)))
         stripped = [p for p in (_strip_span(text, a, b) for a, b in parts) if p[0] < p[1]]
         out.append(_Passage(tuple(stripped), first_mark, len(text)))

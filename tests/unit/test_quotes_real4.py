@@ -237,3 +237,13 @@ def test_two_pieces_in_one_paragraph_with_one_speaker_are_one_quote() -> None:
             "Oleg Varsky",
         )
     ]
+
+
+def test_a_quote_the_text_ends_before_closing_runs_to_the_end() -> None:
+    text = (
+        "Defence lawyer Ken Ostrow spoke outside court.\n\n"
+        "Mr Ostrow said: “We came to answer nine charges. Eight have been dropped."
+    )
+    assert [(q.text, q.speaker, q.full) for q in extract_quotes(text)] == [
+        ("We came to answer nine charges. Eight have been dropped.", "Ken Ostrow", True)
+    ]
