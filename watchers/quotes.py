@@ -1832,6 +1832,9 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
         # modifier found in the earlier description.
         modifier, head = modified
         found = _indefinite_before(doc, head, ref.pos, modifier, body=head in _ORG_NOUNS)
+        if found is None and _is_title(head) and head not in _ORG_NOUNS:
+            # "the head coach" when no coach was introduced: the person just spoken of.
+            found = _person_before(doc, ref.pos, depth + 1)
         return found[1] if found is not None else ref.text
     if not _is_bare(ref):
         return ref.text

@@ -247,3 +247,12 @@ def test_a_quote_the_text_ends_before_closing_runs_to_the_end() -> None:
     assert [(q.text, q.speaker, q.full) for q in extract_quotes(text)] == [
         ("We came to answer nine charges. Eight have been dropped.", "Ken Ostrow", True)
     ]
+
+
+def test_a_modified_role_nobody_was_introduced_with_is_the_person_just_spoken_of() -> None:
+    text = (
+        "Lars Brenning praised his players after the series win.\n\n"
+        "“This is the best side I have worked with,” he said.\n\n"
+        "“They never stopped believing,” said the head coach."
+    )
+    assert speakers(text) == ["Lars Brenning", "Lars Brenning"]
