@@ -222,7 +222,7 @@ _TITLES = _words(
     exchequer affairs prosecutor coroner magistrate solicitor barrister counsel advocate
     headteacher headmaster headmistress principal treasurer chairperson founder co-founder
     referee umpire skipper winger forward trainer doctor nurse surgeon leader majority minority
-    whip former justices judges senators juror jurors mla mlas mp mps cm supt dsp analyst
+    whip former justices judges senators juror jurors mla mlas mp mps cm supt dsp analyst resident
     """
 )
 # Written things a body speaks through: "the Harlow Capital note said" is Harlow Capital.
@@ -1957,6 +1957,14 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
     toks = doc.toks
     lo = doc.tok_at(passage.close_mark + 1)
     _, sent_end = _sentence_bounds(doc, passage.close_mark)
+    if (
+        lo < len(toks)
+        and doc.text[passage.start : passage.end].rstrip()[-1:] in ("?", "!")
+        and doc.starts_sentence(toks[lo].start)
+        and doc.para_of(toks[lo].start) == doc.para_of(passage.close_mark)
+    ):
+        # “… in his hand?” Mr Crook said.: a question ends the sentence, not the attribution.
+        _, sent_end = _sentence_bounds(doc, toks[lo].start)
     hi = lo
     while hi < len(toks) and hi < lo + _MAX_AFTER and toks[hi].start < sent_end:
         if toks[hi].quote >= 0 or toks[hi].word in '“"«„':

@@ -12,7 +12,7 @@ def speakers(text: str) -> list[str | None]:
 
 
 def test_role_words_before_a_name_are_not_part_of_it() -> None:
-    for role in ("Juror", "MLA", "CM", "Supt", "analyst"):
+    for role in ("Juror", "MLA", "CM", "Supt", "analyst", "resident"):
         text = f'"The evidence was thin," {role} Mara Vellin said.'
         assert speakers(text) == ["Mara Vellin"], role
 
@@ -256,3 +256,12 @@ def test_a_modified_role_nobody_was_introduced_with_is_the_person_just_spoken_of
         "“They never stopped believing,” said the head coach."
     )
     assert speakers(text) == ["Lars Brenning", "Lars Brenning"]
+
+
+def test_a_question_mark_before_the_closing_mark_does_not_cut_off_the_attribution() -> None:
+    text = (
+        "Gail Ormond watched the raid from her porch. Police chief Ana Dorr said it went to "
+        "plan.\n\n"
+        "“Who gave that boy the knife? Why did nobody notice?” Ms Ormond said."
+    )
+    assert speakers(text) == ["Gail Ormond"]
