@@ -711,6 +711,8 @@ def _strip_title(words: list[str]) -> list[str]:
         if _is_title(w):
             last_title = i
     rest = words[last_title + 1 :]
+    if last_title >= 0 and rest and rest[0] == "of":
+        return []  # "Deputy Minister of Internal Affairs": a title, the name is elsewhere
     if last_title >= 0 and not _is_org_name(rest):
         return rest
     return words
@@ -1842,6 +1844,15 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
     head = word.lower()
     if word[0].isupper() and head in _ORG_WORDS:
         return ref.text  # "the Kremlin", "the Pentagon"
+    capitals = "".join(c for c in word if c.isupper())
+    if len(capitals) >= 2:
+        # "the MoD": an abbreviation, for the one body whose capitals spell it, else as written.
+        bodies = [
+            n
+            for n in sorted(doc.org_names)[:_MAX_ITEMS]
+            if "".join(w[0] for w in n.split() if w[:1].isupper()) == capitals
+        ]
+        return bodies[0] if len(bodies) == 1 else word
     antecedent = _indefinite_before(doc, head, ref.pos, body=_is_org_noun(ref))
     if _is_org_noun(ref):
         named = _org_before(doc, ref.pos, _MAX_SENTENCES, head)

@@ -265,3 +265,21 @@ def test_a_question_mark_before_the_closing_mark_does_not_cut_off_the_attributio
         "“Who gave that boy the knife? Why did nobody notice?” Ms Ormond said."
     )
     assert speakers(text) == ["Gail Ormond"]
+
+
+def test_a_title_with_of_and_no_name_is_not_a_person() -> None:
+    text = (
+        "Officials corrected a remark by Deputy Minister of Public Works, Lev Orlan, on Friday.\n\n"
+        "They rebutted the statement of the Deputy Minister of Public Works in which he said, "
+        "“The dam is safe and will stay open.”"
+    )
+    assert speakers(text) == ["Lev Orlan"]
+
+
+def test_the_abbreviation_of_a_body_named_earlier_is_that_body() -> None:
+    text = (
+        "Minister Dana Ruel will not comment, the Ministry of Transport (MoT) said.\n\n"
+        "“The minister does not comment on leaks,” said the MoT.\n\n"
+        "“Nothing has been decided,” said the DfE."
+    )
+    assert speakers(text) == ["Ministry of Transport", "DfE"]
