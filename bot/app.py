@@ -32,6 +32,7 @@ from bot.delivery import (
     TelegramSender,
     advance_idle_schedules,
     queue_digests,
+    queue_feed_gone,
     queue_feed_warning,
 )
 from bot.metrics import metrics_from_listen
@@ -74,6 +75,10 @@ def job_timeout(config: Config) -> float:
 async def open_services(
     config: Config, *, analyser: Analyser | None = None, baseline_new_feeds: bool = True
 ) -> Services:
+    if analyser is None:
+        # Before the database: the recogniser processes it forks must not inherit its
+        # connections (after a SIGKILL they would hold an open transaction's locks).
+        analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
     store = open_storage(config.storage.url or config.storage.path)
     store.recover_outbox()
     fetcher = Fetcher(
@@ -83,8 +88,6 @@ async def open_services(
             allow_private_networks=config.fetch.allow_private_networks,
         )
     )
-    if analyser is None:
-        analyser = await asyncio.to_thread(load_analyser, config.nlp.model)
     engine = Engine(
         store,
         fetcher,
@@ -143,7 +146,9 @@ async def run_cycle(services: Services, now: datetime) -> CycleReport:
             seconds=time.perf_counter() - started,
         )
     for outcome in report.feeds:
-        if outcome.error and outcome.failures == WARN_AFTER_FAILURES:
+        if outcome.gone:
+            queue_feed_gone(services.store, outcome, now)
+        elif outcome.error and outcome.failures == WARN_AFTER_FAILURES:
             queue_feed_warning(services.store, outcome, now)
     if report.hits:  # nothing new, no digest work (the digest job keeps the schedules)
         queue_due_digests(services, now)

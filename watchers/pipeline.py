@@ -13,10 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 from watchers.dedup import StoryFingerprint, same_story, story_fingerprint
 from watchers.digest import body_snippet
-from watchers.errors import FeedError, ParseError, QueryError, StorageError
+from watchers.errors import FeedError, FetchError, ParseError, QueryError, StorageError
 from watchers.fetch import Fetcher
 from watchers.fulltext import extract_main_text
 from watchers.match import Matcher
@@ -25,7 +26,13 @@ from watchers.nlp import Analyser, QuoteParser
 from watchers.parse import FeedInfo, discover_feeds, parse_feed
 from watchers.query import Query, parse_query
 from watchers.quotes import choose_key_quotes, extract_quotes
-from watchers.schedule import FeedState, due_feeds
+from watchers.schedule import (
+    FeedState,
+    cache_max_age,
+    due_feeds,
+    hold_until,
+    parse_retry_after,
+)
 from watchers.store import Storage
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,8 @@ class FeedOutcome:
     baseline: bool = False
     error: str | None = None
     failures: int = 0  # consecutive failed polls, this one included
+    gone: bool = False  # the server said 410 Gone, this poll: the feed stops, its chats are told
+    moved_to: str | None = None  # the feed moved for good (301/308) and its address was updated
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,26 +171,40 @@ class Engine:
     ) -> tuple[Watchlist, Query]:
         """Parse (raising ``QueryError``), store and index a watchlist."""
         query = parse_query(text)
+        before = self.store.watchlists_version()
         watchlist = self.store.add_watchlist(chat_id, name, text, now)
         self._index(watchlist, query)
+        self._own_change(before)
         return watchlist, query
 
     def remove_watchlist(self, chat_id: int, watchlist_id: int) -> bool:
+        before = self.store.watchlists_version()
         removed = self.store.remove_watchlist(chat_id, watchlist_id)
         if removed and watchlist_id in self._watchlist_chat:
             self.matcher.remove(watchlist_id)
             del self._watchlist_chat[watchlist_id]
             self._chat_watchlists.get(chat_id, set()).discard(watchlist_id)
             self._paused.discard(watchlist_id)
+        if removed:
+            self._own_change(before)
         return removed
 
     def set_paused(self, watchlist_id: int, paused: bool) -> None:
         """A paused watchlist looks for nothing until it is resumed."""
+        before = self.store.watchlists_version()
         self.store.set_watchlist_paused(watchlist_id, paused)
         if paused:
             self._paused.add(watchlist_id)
         else:
             self._paused.discard(watchlist_id)
+        self._own_change(before)
+
+    def _own_change(self, before: int) -> None:
+        """This engine's index already holds the change it just stored: when no other process
+        changed a watchlist since the last load, the counter's new value needs no reload (with
+        many watchlists a reload takes seconds)."""
+        if before == self._version and self.store.watchlists_version() == before + 1:
+            self._version = before + 1
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -261,17 +284,29 @@ class Engine:
     ) -> FeedOutcome:
         if isinstance(result, FeedError):
             logger.warning("feed failed feed=%s error=%s", feed.url, result.message)
-            return self._failed(feed, result.message, now)
+            if isinstance(result, FetchError) and result.status == HTTPStatus.GONE:
+                outcome = self._failed(feed, result.message, now)
+                gone = self.store.mark_feed_gone(feed.id, now)
+                logger.warning("feed gone feed=%s first=%s", feed.url, gone)
+                return replace(outcome, gone=gone)
+            retry_after = result.retry_after if isinstance(result, FetchError) else None
+            held = hold_until(now, self.interval, retry_after=parse_retry_after(retry_after, now))
+            return self._failed(feed, result.message, now, not_before=held)
+        moved_to = self._moved(feed, result)
         if result.not_modified:
-            self.store.record_poll(feed.id, now)
-            return FeedOutcome(feed.id, feed.url, not_modified=True)
+            self.store.record_poll(feed.id, now, not_before=self._hold(feed, result, now))
+            return FeedOutcome(feed.id, feed.url, not_modified=True, moved_to=moved_to)
         digest = body_hash(result.content)
         if digest == feed.body_hash and not self.store.needs_baseline(feed.id):
             # The same bytes as last time (a server without validators): nothing to parse.
             self.store.record_poll(
-                feed.id, now, etag=result.etag, last_modified=result.last_modified
+                feed.id,
+                now,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                not_before=self._hold(feed, result, now),
             )
-            return FeedOutcome(feed.id, feed.url, not_modified=True)
+            return FeedOutcome(feed.id, feed.url, not_modified=True, moved_to=moved_to)
         try:
             info, articles = await asyncio.to_thread(
                 parse_feed, result.content, result.url, source=feed.name
@@ -280,6 +315,8 @@ class Engine:
             logger.warning("feed unreadable feed=%s error=%s", feed.url, e.message)
             return self._failed(feed, e.message, now)
         etag, last_modified = result.etag, result.last_modified
+        update_period = info.update_period or timedelta(0)
+        held = self._hold(replace(feed, update_period=update_period), result, now)
         del result  # the body: not needed any more, and it may be large
         baseline = self.baseline_new_feeds and self.store.needs_baseline(feed.id)
         new = self.store.insert_articles(feed.id, articles, now)
@@ -295,13 +332,17 @@ class Engine:
                 last_modified=last_modified,
                 name=info.title,
                 body_hash=digest,
+                not_before=held,
+                update_period=update_period,
             )
 
         if baseline or not new:
             self.store.mark_matched(feed.id)
             record()
             logger.info("feed polled feed=%s new=%d baseline=%s", feed.url, len(new), baseline)
-            return FeedOutcome(feed.id, feed.url, new_articles=len(new), baseline=baseline)
+            return FeedOutcome(
+                feed.id, feed.url, new_articles=len(new), baseline=baseline, moved_to=moved_to
+            )
         self.refresh_watchlists()
         chats = set(self.store.followers(feed.id))
         relevant = {
@@ -325,7 +366,7 @@ class Engine:
                 self.on_hits()
         record()
         logger.info("feed polled feed=%s new=%d hits=%d", feed.url, len(new), stored)
-        return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored)
+        return FeedOutcome(feed.id, feed.url, new_articles=len(new), hits=stored, moved_to=moved_to)
 
     def _unmatched(self, feed_id: int, new: list[tuple[int, Article]]) -> list[tuple[int, Article]]:
         """The stories just stored, and before them any a poll cut short stored but never
@@ -337,8 +378,36 @@ class Engine:
             logger.info("finishing an interrupted poll feed=%d stories=%d", feed_id, len(left))
         return earlier + new
 
-    def _failed(self, feed: Feed, message: str, now: datetime) -> FeedOutcome:
-        self.store.record_poll(feed.id, now, error=message)
+    def _hold(self, feed: Feed, result: FetchResult, now: datetime) -> datetime | None:
+        """Until when the server (Retry-After, Cache-Control max-age) and the feed (``<ttl>``,
+        ``sy:updatePeriod``) ask not to be polled again; None: the interval alone decides."""
+        return hold_until(
+            now,
+            self.interval,
+            retry_after=parse_retry_after(result.retry_after, now),
+            max_age=cache_max_age(result.cache_control),
+            update_period=feed.update_period,
+        )
+
+    def _moved(self, feed: Feed, result: FetchResult) -> str | None:
+        """Store the feed's new address when it moved for good (every redirect 301/308, each hop
+        checked by the fetcher like the first); the new address if it was stored."""
+        if result.moved_to is None or result.moved_to == feed.url:
+            return None
+        if not self.store.move_feed(feed.id, result.moved_to):
+            logger.info(
+                "feed moved to an address another feed has; both kept feed=%s to=%s",
+                feed.url,
+                result.moved_to,
+            )
+            return None
+        logger.info("feed moved feed=%s to=%s", feed.url, result.moved_to)
+        return result.moved_to
+
+    def _failed(
+        self, feed: Feed, message: str, now: datetime, *, not_before: datetime | None = None
+    ) -> FeedOutcome:
+        self.store.record_poll(feed.id, now, error=message, not_before=not_before)
         return FeedOutcome(feed.id, feed.url, error=message, failures=feed.error_count + 1)
 
     def _fresh_stories(

@@ -30,7 +30,7 @@ from watchers.schedule import FeedState, due_feeds
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # how long a claimed feed stays a worker's without being released
-CLAIM = 32  # feeds claimed at once: a few fetches' worth each, so the work spreads out
+CLAIM = 128  # feeds claimed at once: enough that a slow feed or two do not hold up the rest
 IDLE = 1.0  # seconds between looks for due feeds when none is due
 
 

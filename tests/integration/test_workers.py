@@ -222,3 +222,19 @@ async def test_the_bot_sends_what_a_worker_found_and_polls_nothing_itself(
             await running
             await fetcher.aclose()
             store.close()
+
+
+def test_an_engine_reloads_its_watchlists_only_for_changes_made_elsewhere(
+    engines: Callable[[], Engine],
+) -> None:
+    a, b = engines(), engines()
+    a.store.upsert_chat(Chat(CHAT, "private"), T0)
+    ports, _ = a.add_watchlist(CHAT, "Ports", "harbour", T0)
+    a.set_paused(ports.id, True)
+    assert not a.refresh_watchlists()  # its own changes are in its index already
+    assert b.refresh_watchlists()
+    assert not b.refresh_watchlists()
+    b.add_watchlist(CHAT, "Rail", "railway", T0)
+    a.add_watchlist(CHAT, "Air", "airport", T0)  # after another engine's change: reload
+    assert a.refresh_watchlists()
+    assert sorted(a._watchlist_chat) == sorted(w.id for w in a.store.watchlists(CHAT))
