@@ -156,6 +156,21 @@ def queue_feed_warning(store: Storage, outcome: FeedOutcome, now: datetime) -> N
         store.queue_messages(chat_id, None, [text], [], now)
 
 
+def queue_feed_gone(store: Storage, outcome: FeedOutcome, now: datetime) -> None:
+    """Tell the chats that follow a feed its site removed it (410 Gone): it is not checked any
+    more. Called once, for the poll that found it gone."""
+    feed = store.get_feed(outcome.feed_id)
+    if feed is None or not outcome.gone:
+        return
+    text = (
+        f"⛔ The feed <b>{escape(feed.title, quote=False)}</b> is gone: its site says it was "
+        "removed for good, so I no longer check it. To take it off your list, send "
+        f"<code>/removefeed {escape(feed.url, quote=False)}</code>."
+    )
+    for chat_id in store.followers(feed.id):
+        store.queue_messages(chat_id, None, [text], [], now)
+
+
 class _PlainText(HTMLParser):
     """Telegram HTML to the text a reader sees, links written out."""
 

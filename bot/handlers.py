@@ -239,7 +239,9 @@ def _feed_line(i: int, feed: Feed) -> str:
     line = f"{i}. <b>{text_html(feed.title)}</b>"
     if feed.name:
         line += f"\n   {text_html(feed.url)}"
-    if feed.last_error:
+    if feed.gone_at is not None:
+        line += "\n   ⛔ gone: the site removed this feed, so it is no longer checked"
+    elif feed.last_error:
         line += f"\n   ⚠️ last poll failed: {text_html(feed.last_error)}"
     return line
 

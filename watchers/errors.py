@@ -32,8 +32,11 @@ class FeedError(NewswatchError):
 class FetchError(FeedError):
     """The feed (or page) could not be fetched: network, HTTP status, size or policy."""
 
-    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, message: str, *, status: int | None = None, retry_after: str | None = None
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after  # the server's Retry-After header, as sent
         super().__init__(url, message)
 
 

@@ -47,6 +47,7 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})  # the feed has moved: its stored address follows
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
@@ -181,7 +182,10 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
 
         current = _parse_url(url, url)
+        permanent = True  # every redirect so far was permanent
         for hop in range(self._settings.max_redirects + 1):
+            # Only an address every hop of which passed the checks is ever reported as moved_to.
+            moved_to = str(current) if hop > 0 and permanent else None
             _check_scheme(url, current, redirected=hop > 0)
             response = await self._send(url, current, headers)
             try:
@@ -193,6 +197,7 @@ class Fetcher:
                             url, "the server sent a redirect without a Location", status=status
                         )
                     current = _parse_url(url, location, base=current)
+                    permanent = permanent and status in _PERMANENT_REDIRECTS
                     logger.debug("redirect url=%s status=%d to=%s", url, status, current)
                     continue
                 if status == 304:
@@ -207,9 +212,17 @@ class Fetcher:
                         etag=response.headers.get("ETag", etag),
                         last_modified=response.headers.get("Last-Modified", last_modified),
                         content_type=response.headers.get("Content-Type"),
+                        moved_to=moved_to,
+                        cache_control=response.headers.get("Cache-Control"),
+                        retry_after=response.headers.get("Retry-After"),
                     )
                 if not 200 <= status < 300:
-                    raise FetchError(url, _status_message(response), status=status)
+                    raise FetchError(
+                        url,
+                        _status_message(response),
+                        status=status,
+                        retry_after=response.headers.get("Retry-After"),
+                    )
                 content = await self._read_body(url, response)
                 return FetchResult(
                     url=str(current),
@@ -218,6 +231,9 @@ class Fetcher:
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                     content_type=response.headers.get("Content-Type"),
+                    moved_to=moved_to,
+                    cache_control=response.headers.get("Cache-Control"),
+                    retry_after=response.headers.get("Retry-After"),
                 )
             finally:
                 await response.aclose()

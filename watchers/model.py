@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -22,6 +22,9 @@ class Feed:
     full_text: str = "matched"  # "matched" | "never"
     body_hash: str | None = None  # of the last body read (see ``pipeline.body_hash``)
     last_success_at: datetime | None = None  # the last poll that read the feed; None: not yet
+    not_before: datetime | None = None  # not polled again before (Retry-After, max-age, <ttl>)
+    gone_at: datetime | None = None  # when the server said 410 Gone: never polled again
+    update_period: timedelta | None = None  # how often the feed says it changes (<ttl>, sy:)
 
     @property
     def title(self) -> str:
@@ -38,6 +41,9 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
+    moved_to: str | None = None  # the new address, when every redirect was permanent (301/308)
+    cache_control: str | None = None  # the Cache-Control header, as sent
+    retry_after: str | None = None  # the Retry-After header, as sent
 
     @property
     def not_modified(self) -> bool:

@@ -35,6 +35,7 @@ import lxml.etree  # type: ignore[import-untyped, unused-ignore]
 
 from watchers.errors import ParseError
 from watchers.model import Article
+from watchers.schedule import feed_update_period
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class FeedInfo:
     subtitle: str = ""
     version: str = ""  # "rss20", "atom10", "rss10", "json11", ... ("" if unknown)
     truncated: bool = False  # entries were left out to stay within the limits
+    update_period: timedelta | None = None  # how often it says it changes (<ttl>, sy:updatePeriod)
 
 
 def parse_feed(
@@ -160,6 +162,11 @@ def parse_feed(
         subtitle=_detail_text(feed, "subtitle"),
         version=version,
         truncated=truncated or len(entries) > max_entries,
+        update_period=feed_update_period(
+            _text_or_none(_get(feed, "ttl")),
+            _text_or_none(_get(feed, "sy_updateperiod")),
+            _text_or_none(_get(feed, "sy_updatefrequency")),
+        ),
     )
     name = source or info.title or _host(url)
     articles = [
@@ -248,6 +255,10 @@ def _article_from_entry(entry: Mapping[str, Any], url: str, source: str, now: da
         link = None  # RSS guids are permalinks by default, but this one is no web address
     published = _entry_date(entry, now)
     return _article(url, source, guid, link, title, summary, content, published)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _get(mapping: Mapping[str, Any], key: str) -> Any:

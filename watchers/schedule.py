@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
@@ -52,9 +53,12 @@ __all__ = [
     "QuietHours",
     "ScheduleKind",
     "backoff_delay",
+    "cache_max_age",
     "digest_is_due",
     "due_feeds",
     "feed_is_due",
+    "feed_update_period",
+    "hold_until",
     "is_fixed_offset",
     "is_muted",
     "next_digest_at",
@@ -62,9 +66,11 @@ __all__ = [
     "parse_duration",
     "parse_mute",
     "parse_quiet",
+    "parse_retry_after",
     "parse_schedule",
     "parse_time_of_day",
     "parse_timezone",
+    "poll_jitter",
     "quiet_decision",
     "zone_name",
     "zones_at_offset",
@@ -80,6 +86,17 @@ DEFAULT_MAX_BACKOFF = timedelta(hours=24)
 """A failing feed is retried at least this often (unless its own interval is longer)."""
 
 _JITTER = 0.1  # a failing feed's delay is shortened by up to this fraction, fixed per feed
+_POLL_JITTER = 0.1  # a healthy feed's next poll comes up to this fraction of its interval early
+_MAX_POLL_JITTER = timedelta(minutes=5)  # ... but never more than this early
+_SY_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}  # RSS 1.0 syndication module's update periods
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.IGNORECASE)
 
 
 def _quote(text: str) -> str:
@@ -171,7 +188,9 @@ class FeedState:
 
     @classmethod
     def from_feed(cls, feed: Feed, *, retry_after: datetime | None = None) -> FeedState:
-        return cls(feed.id, feed.last_polled_at, feed.error_count, retry_after)
+        """The feed's state; ``retry_after`` defaults to the ``not_before`` stored with it."""
+        held = retry_after if retry_after is not None else feed.not_before
+        return cls(feed.id, feed.last_polled_at, feed.error_count, held)
 
 
 def _jitter_fraction(feed_id: int | str | None) -> float:
@@ -180,6 +199,86 @@ def _jitter_fraction(feed_id: int | str | None) -> float:
         return 0.0
     digest = hashlib.blake2b(str(feed_id).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def poll_jitter(interval: timedelta, feed_id: int | str, last_polled_at: datetime) -> timedelta:
+    """How much earlier than ``interval`` a healthy feed is polled after ``last_polled_at``: up
+    to 10 % of the interval (at most 5 minutes), whole seconds, the same for one feed and poll
+    (seeded by its id and that poll's time), different from poll to poll and feed to feed, so
+    feeds added together do not stay in step and hit their hosts at the same moment."""
+    cycle = int(_utc(last_polled_at, "last_polled_at").timestamp())
+    most = min(interval * _POLL_JITTER, _MAX_POLL_JITTER).total_seconds()
+    return timedelta(seconds=math.floor(most * _jitter_fraction(f"{feed_id}:{cycle}")))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """A Retry-After header (seconds, or an HTTP date) -> the moment it names (UTC); None when
+    absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return _utc(now) + timedelta(seconds=min(int(text), MAX_DURATION.total_seconds()))
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # an HTTP date is in GMT
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def cache_max_age(cache_control: str | None) -> timedelta | None:
+    """``Cache-Control: max-age=N`` -> N seconds; None without one, or with no-cache/no-store."""
+    if not cache_control or _NO_CACHE.search(cache_control):
+        return None
+    m = _MAX_AGE.search(cache_control)
+    if m is None:
+        return None
+    return timedelta(seconds=min(int(m.group(1)), MAX_DURATION.total_seconds()))
+
+
+def feed_update_period(
+    ttl: str | None, period: str | None = None, frequency: str | None = None
+) -> timedelta | None:
+    """How often a feed says it changes: RSS ``<ttl>`` (minutes), or the syndication module's
+    ``sy:updatePeriod`` divided by ``sy:updateFrequency`` (default 1); the longer of the two.
+    None when it says neither (or nothing readable)."""
+    found: list[timedelta] = []
+    if ttl is not None and ttl.strip().isdigit() and int(ttl) > 0:
+        found.append(timedelta(minutes=min(int(ttl), MAX_DURATION.total_seconds() // 60)))
+    if period is not None and period.strip().lower() in _SY_PERIODS:
+        times = frequency.strip() if frequency is not None else "1"
+        if times.isdigit() and int(times) > 0:
+            found.append(_SY_PERIODS[period.strip().lower()] / int(times))
+    return max(found) if found else None
+
+
+def hold_until(
+    now: datetime,
+    interval: timedelta,
+    *,
+    retry_after: datetime | None = None,
+    max_age: timedelta | None = None,
+    update_period: timedelta | None = None,
+    cap: timedelta = DEFAULT_MAX_BACKOFF,
+) -> datetime | None:
+    """The moment before which a feed just polled at ``now`` should not be polled again, from
+    what the server and the feed asked for (Retry-After, Cache-Control max-age, ``<ttl>`` or
+    ``sy:updatePeriod``); None when none asks for longer than ``interval``.
+
+    A hint only ever moves the next poll later than ``interval`` would, never earlier, and no
+    further than ``cap`` (or ``interval``, if longer) from ``now``: a server cannot switch a
+    feed off.
+    """
+    now = _utc(now)
+    delays = [d for d in (max_age, update_period) if d is not None]
+    if retry_after is not None:
+        delays.append(_utc(retry_after, "retry_after") - now)
+    longest = max(delays, default=timedelta(0))
+    if longest <= interval:
+        return None
+    return now + min(longest, max(cap, interval))
 
 
 def backoff_delay(
@@ -218,7 +317,8 @@ def next_poll_at(
     """When a feed should next be polled (UTC); ``now`` or earlier means at once.
 
     A feed never polled is due now. A ``last_polled_at`` in the future (the clock went back)
-    counts as now. A server's Retry-After is honoured, but no further out than the backoff cap,
+    counts as now. With a ``feed_id``, a healthy feed comes up a little early, by
+    ``poll_jitter``. A server's Retry-After is honoured, but no further out than the backoff cap,
     so a confused server cannot switch a feed off.
     """
     now = _utc(now)
@@ -229,6 +329,8 @@ def next_poll_at(
     else:
         base = min(_utc(last_polled_at, "last_polled_at"), now)
         delay = backoff_delay(interval, error_count, feed_id=feed_id, max_backoff=max_backoff)
+        if error_count <= 0 and feed_id is not None:
+            delay -= poll_jitter(interval, feed_id, base)
         due = base + delay
     if retry_after is not None:
         due = max(due, min(_utc(retry_after, "retry_after"), base + ceiling))
@@ -282,7 +384,16 @@ def due_feeds(
             max_backoff=max_backoff,
         )
         if at <= now:
-            due.append((at, position, feed.id))
+            # Ordered without the jitter: it decides whether a feed is due, not which goes first.
+            unjittered = next_poll_at(
+                feed.last_polled_at,
+                feed.interval or interval,
+                now,
+                error_count=feed.error_count,
+                retry_after=feed.retry_after,
+                max_backoff=max_backoff,
+            )
+            due.append((unjittered, position, feed.id))
     due.sort()
     return [feed_id for _, _, feed_id in due]
 

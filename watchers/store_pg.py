@@ -170,6 +170,15 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     INSERT INTO counters(name, value) VALUES ('watchlists', 0);
     """,
+    # 4: polite polling: a feed is not polled before not_before (Retry-After, max-age, <ttl>,
+    # kept across restarts); a feed whose server said 410 Gone is not polled again; update_period
+    # is the feed's own word on how often it changes, in seconds (0: it says nothing), kept for
+    # the polls that get a 304
+    """
+    ALTER TABLE feeds ADD COLUMN not_before TIMESTAMPTZ;
+    ALTER TABLE feeds ADD COLUMN update_period INTEGER;
+    ALTER TABLE feeds ADD COLUMN gone_at TIMESTAMPTZ;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -451,6 +460,9 @@ class PostgresStorage:
             full_text=r["full_text"],
             body_hash=r["body_hash"],
             last_success_at=_dt(r["last_success_at"]),
+            not_before=_dt(r["not_before"]),
+            gone_at=_dt(r["gone_at"]),
+            update_period=timedelta(seconds=r["update_period"]) if r["update_period"] else None,
         )
 
     def add_feed(
@@ -518,7 +530,8 @@ class PostgresStorage:
         rows = self._query(
             "SELECT feeds.* FROM feeds WHERE EXISTS (SELECT 1 FROM follows "
             "JOIN chats ON chats.id=follows.chat_id "
-            "WHERE follows.feed_id=feeds.id AND chats.active) ORDER BY feeds.id"
+            "WHERE follows.feed_id=feeds.id AND chats.active) AND feeds.gone_at IS NULL "
+            "ORDER BY feeds.id"
         )
         return [self._feed(r) for r in rows]
 
@@ -532,23 +545,58 @@ class PostgresStorage:
         last_modified: str | None = None,
         name: str | None = None,
         body_hash: str | None = None,
+        not_before: datetime | None = None,
+        update_period: timedelta | None = None,
     ) -> None:
-        """A poll's outcome; ``body_hash`` (of the body just parsed) is kept until the next."""
+        """A poll's outcome; ``body_hash`` (of the body just parsed) is kept until the next, and
+        ``not_before`` (when the server or the feed asked for a pause; None: no pause) replaces
+        the last one. ``update_period`` (what a parsed feed says of how often it changes;
+        ``timedelta(0)``: nothing) is kept until a poll that parses the feed again."""
         with self._tx() as cur:
             if error is None:
                 cur.execute(
                     "UPDATE feeds SET last_polled_at=%s, last_success_at=%s, last_error=NULL, "
                     "error_count=0, etag=COALESCE(%s, etag), "
                     "last_modified=COALESCE(%s, last_modified), name=COALESCE(name, %s), "
-                    "body_hash=COALESCE(%s, body_hash) WHERE id=%s",
-                    (_ts(now), _ts(now), etag, last_modified, name, body_hash, feed_id),
+                    "body_hash=COALESCE(%s, body_hash), not_before=%s, "
+                    "update_period=COALESCE(%s, update_period) WHERE id=%s",
+                    (
+                        _ts(now),
+                        _ts(now),
+                        etag,
+                        last_modified,
+                        name,
+                        body_hash,
+                        _ts(not_before) if not_before is not None else None,
+                        None if update_period is None else round(update_period.total_seconds()),
+                        feed_id,
+                    ),
                 )
             else:
                 cur.execute(
                     "UPDATE feeds SET last_polled_at=%s, last_error=%s, "
-                    "error_count=error_count+1 WHERE id=%s",
-                    (_ts(now), error, feed_id),
+                    "error_count=error_count+1, not_before=%s WHERE id=%s",
+                    (_ts(now), error, _ts(not_before) if not_before is not None else None, feed_id),
                 )
+
+    def move_feed(self, feed_id: int, url: str) -> bool:
+        """The feed moved for good (301/308) to ``url``: store its new address. When another
+        feed already has that address, both are kept as they are (False): merging two feeds'
+        followers, stories and hits is a bigger change than a redirect should make unasked."""
+        with self._tx() as cur:
+            taken = cur.execute("SELECT 1 FROM feeds WHERE url=%s", (url,)).fetchone()
+            if taken is not None:
+                return False
+            cur.execute("UPDATE feeds SET url=%s WHERE id=%s", (url, feed_id))
+        return True
+
+    def mark_feed_gone(self, feed_id: int, now: datetime) -> bool:
+        """The server said 410 Gone: the feed is not polled again. True only the first time."""
+        with self._tx() as cur:
+            cur = cur.execute(
+                "UPDATE feeds SET gone_at=%s WHERE id=%s AND gone_at IS NULL", (_ts(now), feed_id)
+            )
+            return cur.rowcount > 0
 
     def needs_baseline(self, feed_id: int) -> bool:
         rows = self._query("SELECT last_success_at FROM feeds WHERE id=%s", (feed_id,))

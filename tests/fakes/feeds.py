@@ -161,11 +161,15 @@ class FeedServer:
         """Answer ``path`` with a redirect to ``to`` (a path or an absolute URL), as given."""
         self._set(path, _Response("redirect", status=status, location=to))
 
-    def status(self, path: str, code: int) -> None:
-        """Answer ``path`` with HTTP status ``code`` and a short text body."""
-        self._set(
-            path, _Response("status", status=code, body=b"error\n", content_type="text/plain")
-        )
+    def status(self, path: str, code: int, *, headers: Mapping[str, str] | None = None) -> None:
+        """Answer ``path`` with HTTP status ``code``, ``headers`` (e.g. Retry-After) and a short
+        text body."""
+        with self._lock:
+            route = self._routes.setdefault(path, _Route())
+            route.extra = dict(headers or {})
+            route.response = _Response(
+                "status", status=code, body=b"error\n", content_type="text/plain"
+            )
 
     def huge(self, path: str, n_bytes: int) -> None:
         """Stream ``n_bytes`` of junk at ``path`` without a Content-Length."""
@@ -217,7 +221,7 @@ class FeedServer:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
         elif response.kind == "status":
-            _send_simple(handler, response.status, response.body)
+            _send_simple(handler, response.status, response.body, route.extra)
         elif response.kind == "huge":
             self._send_huge(handler, response.size)
         elif response.kind == "gzip_bomb":
@@ -236,6 +240,8 @@ class FeedServer:
         elif _not_modified(response, headers):
             handler.send_response(304)
             _send_validators(handler, response)
+            for name, value in route.extra.items():
+                handler.send_header(name, value)
             handler.end_headers()
         else:
             handler.send_response(200)
@@ -276,6 +282,7 @@ def rss(
     title: str = "Test feed",
     link: str = "https://example.com/",
     description: str = "A feed for tests",
+    ttl: int | None = None,
 ) -> str:
     """Build an RSS 2.0 document. Item keys: title, link, guid, description, content (HTML, as
     content:encoded), pub_date (an aware datetime or a ready string), author, categories (list).
@@ -287,6 +294,8 @@ def rss(
         f"<title>{escape(title)}</title>\n<link>{escape(link)}</link>\n",
         f"<description>{escape(description)}</description>\n",
     ]
+    if ttl is not None:  # minutes the feed may be cached
+        parts.append(f"<ttl>{ttl}</ttl>\n")
     for item in items:
         parts.append("<item>\n")
         for key, tag in (
@@ -345,10 +354,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet; the request log is on the FeedServer
 
 
-def _send_simple(handler: _Handler, code: int, body: bytes) -> None:
+def _send_simple(
+    handler: _Handler, code: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> None:
     handler.send_response(code)
     handler.send_header("Content-Type", "text/plain")
     handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(body)
 

@@ -357,3 +357,33 @@ def test_stories_since_and_the_prefilter_gate(store: Storage) -> None:
     assert store.article_ids_since(2, since) == []  # another chat follows nothing
     got = store.get_articles([ids["un"], 999_999, old])
     assert [a.key for a in got] == ["un", "old"]  # in the order asked, missing ones left out
+
+
+def test_polite_polling_state_survives_reopening(open_store: Callable[[], Storage]) -> None:
+    s = open_store()
+    s.upsert_chat(Chat(7, "private", "Ann"), NOW)
+    feed = s.add_feed("https://n.example/rss", NOW)
+    other = s.add_feed("https://other.example/rss", NOW)
+    s.follow(7, feed.id, NOW)
+    s.follow(7, other.id, NOW)
+    held = NOW + timedelta(hours=2)
+    s.record_poll(feed.id, NOW, error="503", not_before=held)
+    s.record_poll(other.id, NOW, not_before=held, update_period=timedelta(hours=1))
+    assert s.move_feed(other.id, "https://moved.example/rss")
+    assert not s.move_feed(other.id, "https://n.example/rss")  # another feed's address: kept
+    assert s.mark_feed_gone(other.id, NOW)
+    assert not s.mark_feed_gone(other.id, NOW + timedelta(minutes=1))  # once
+    s.close()
+    s = open_store()
+    stored = s.get_feed(feed.id)
+    assert stored is not None and stored.not_before == held and stored.gone_at is None
+    gone = s.get_feed(other.id)
+    assert gone is not None and gone.url == "https://moved.example/rss"
+    assert gone.gone_at == NOW and gone.update_period == timedelta(hours=1)
+    assert [f.id for f in s.feeds_to_poll()] == [feed.id]  # a gone feed is not polled
+    # a poll that parses nothing keeps the feed's own period; a pause asked for is replaced
+    s.record_poll(other.id, NOW + timedelta(hours=3))
+    again = s.get_feed(other.id)
+    assert again is not None and again.update_period == timedelta(hours=1)
+    assert again.not_before is None
+    s.close()
