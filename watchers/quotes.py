@@ -2244,9 +2244,10 @@ def _initials_label(doc: _Doc, lo: int, hi: int) -> _Ref | None:
 # -- merging and output ------------------------------------------------------------------------
 
 
-def _merges(doc: _Doc, a: _Found, b: _Found, same: bool = False) -> bool:
-    """A split quote: ``“…,” she said. “…”`` in one paragraph; with ``same`` (both pieces
-    have one speaker), also ``“…,” he warned. “…,” Name said.``"""
+def _merges(doc: _Doc, a: _Found, b: _Found) -> bool:
+    """A split quote: ``“…,” she said. “…”`` in one paragraph. A piece with an attribution of
+    its own (``“…,” he warned. “…,” Name said.``) stands alone, even for the same speaker: a
+    quote is joined only across the one attribution that interrupts it."""
     if not (a.full and a.after and a.attribution_end >= 0):
         return False
     pa, pb = doc.passages[a.passage], doc.passages[b.passage]
@@ -2267,7 +2268,7 @@ def _merges(doc: _Doc, a: _Found, b: _Found, same: bool = False) -> bool:
         next_sentence = doc.sent_of(pb.open_mark) == doc.sent_of(a.attribution_end - 1) + 1
         if not (dropped and next_sentence and doc.starts_sentence(pb.open_mark)):
             return False
-    return not b.after or same  # a quote with its own attribution stands alone
+    return not b.after  # a quote with its own attribution stands alone
 
 
 def _part_text(doc: _Doc, p: _Passage) -> str:
@@ -2328,9 +2329,7 @@ def extract_quotes(
         pieces = [_part_text(doc, p)]
         end = p.end
         j = i
-        while j + 1 < len(found) and _merges(
-            doc, found[j], found[j + 1], speakers[j] is not None and speakers[j] == speakers[j + 1]
-        ):
+        while j + 1 < len(found) and _merges(doc, found[j], found[j + 1]):
             j += 1
             q = doc.passages[found[j].passage]
             nxt = _part_text(doc, q)

@@ -224,17 +224,29 @@ def test_a_speaker_after_said_stops_at_as() -> None:
     assert speakers(text) == ["Dan Ferris"]
 
 
-def test_two_pieces_in_one_paragraph_with_one_speaker_are_one_quote() -> None:
+def test_two_pieces_each_with_an_attribution_of_its_own_stay_two_quotes() -> None:
+    # The set's guideline joins only a quote interrupted by its one attribution; a piece that
+    # has an attribution of its own is a quote of its own, whoever says both.
     text = (
         "General Oleg Varsky spoke on state television.\n\n"
         "“Our drills are defensive. If our border is crossed,” he warned. “The answer will be "
         "swift. We want no war,” Varsky said."
     )
     assert [(q.text, q.speaker) for q in extract_quotes(text)] == [
+        ("Our drills are defensive. If our border is crossed.", "Oleg Varsky"),
+        ("The answer will be swift. We want no war.", "Oleg Varsky"),
+    ]
+
+
+def test_a_quote_interrupted_by_its_one_attribution_is_still_one_quote() -> None:
+    text = (
+        "Coach Mara Delgado spoke after the final.\n\n"
+        "“We were tired in the second half,” Delgado said. “But nobody gave up, and that won it.”"
+    )
+    assert [(q.text, q.speaker) for q in extract_quotes(text)] == [
         (
-            "Our drills are defensive. If our border is crossed. The answer will be swift. "
-            "We want no war.",
-            "Oleg Varsky",
+            "We were tired in the second half. But nobody gave up, and that won it.",
+            "Mara Delgado",
         )
     ]
 
