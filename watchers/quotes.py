@@ -953,8 +953,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
             continue
         if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not titled:
             continue  # "in Bath", "the Hilton"; but "this Mr Hale" is a person
-        if placed and not hinted:
-            continue
+        if (placed or words[-1].lower() in _PLACE_HEADS) and not hinted:
+            continue  # a place: "Wall Street forecasts"
         if words[0].lower() in _PARTICLES and words[0][0].isupper():
             words = [words[0].lower(), *words[1:]]
         multi = not _is_surname_only(words)
@@ -1517,6 +1517,9 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     if doc.starts_sentence(toks[k].start):
         return None
     parts = _split_parts(span)
+    if parts[-1] and len(parts) >= 2 and parts[-1][0].lower in _PREPOSITIONS:
+        # "Adeyanju, in a tweet wrote:": the phrase tells how; the subject comes before it.
+        parts = parts[:-1]
     if parts[-1]:
         ref = _phrase_ref(doc, parts[-1], subject=True)
         if ref is None and parts[-1][-1].lower in ("who", "which"):
@@ -1610,7 +1613,8 @@ def _resolve(doc: _Doc, ref: _Ref | None, depth: int = 0) -> str | None:
     if ref is None:
         return None
     if ref.kind is _RefKind.NAME:
-        return _canonical(doc, ref.text.split(), ref.pos)
+        name = _canonical(doc, ref.text.split(), ref.pos)
+        return _spelt_out(doc.text, name) or name
     if ref.kind is _RefKind.PRONOUN:
         if ref.text in _PERSON_PRONOUNS:
             found = _person_before(doc, ref.pos, depth, ref.text)
@@ -1618,6 +1622,28 @@ def _resolve(doc: _Doc, ref: _Ref | None, depth: int = 0) -> str | None:
         org = _org_before(doc, ref.pos, 3)
         return org[1] if org else None
     return _resolve_description(doc, ref, depth)
+
+
+_ACRONYM_RE = re.compile(r"[A-Z]{2,8}")
+_NAME_WORD_RE = re.compile(r"[A-Z][\w'’.&-]*|of|and|for|the|on|de|&")
+
+
+def _spelt_out(text: str, acronym: str) -> str | None:
+    """The name an acronym was introduced for, ``Queensland Fire and Emergency Services
+    (QFES)``, when the text spells it out so: its capitalised words' initials are the acronym."""
+    if not _ACRONYM_RE.fullmatch(acronym):
+        return None
+    for m in re.finditer(rf"\(\s*{acronym}\s*\)", text):
+        words = text[: m.start()].split()
+        for k in range(len(words) - 1, max(len(words) - 12, -1), -1):
+            if not _NAME_WORD_RE.fullmatch(words[k]):
+                break
+            if not words[k][:1].isupper():
+                continue
+            name = words[k:]
+            if "".join(w[0] for w in name if w[:1].isupper()) == acronym:
+                return " ".join(name)
+    return None
 
 
 def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[int, str] | None:
@@ -1695,6 +1721,10 @@ def _person_before(doc: _Doc, pos: int, depth: int, pronoun: str = "") -> tuple[
     return ambiguous
 
 
+# Last words of a place's name ("Wall Street", "Downing Street"): never a person's.
+_PLACE_HEADS = _words("street road avenue lane square boulevard bridge river valley")
+
+
 def _not_person(doc: _Doc, ref: _Ref) -> bool:
     """A name that the text (or the recogniser) shows to be a place, a country, a nationality
     or an organisation: never what ``he`` or ``she`` stands for."""
@@ -1703,6 +1733,7 @@ def _not_person(doc: _Doc, ref: _Ref) -> bool:
     end = ref.pos + len(ref.text)
     return (
         _is_country(ref.text.split())
+        or ref.text.split()[-1].lower() in _PLACE_HEADS
         or _overlaps(doc.place_hint, ref.pos, end)
         or (
             _overlaps(doc.org_hint, ref.pos, end)
