@@ -303,6 +303,8 @@ _MAX_DESC_HEAD = 11  # tokens of a description's noun phrase before its "who"
 _MAX_DESC_CLAUSE = 12  # tokens of the clause after that "who"
 _MAX_ITEMS = 100  # names or speakers looked at to resolve one pronoun or description
 _MIN_FULL_WORDS = 4  # words a lower-case quote after a bare verb needs to count as speech
+_MAX_CROSSHEAD_WORDS = 6  # words of a quoted heading standing as its own paragraph
+_MAX_NAME_WORDS = 4  # words of a name alone after "and" that may be the subject of a verb
 _MIN_TYPO_SURNAME = 6  # letters a surname needs before a one-letter misspelling of it is read
 
 
@@ -1516,6 +1518,7 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
         return None
     if doc.starts_sentence(toks[k].start):
         return None
+    span = _last_clause(span)
     parts = _split_parts(span)
     if parts[-1] and len(parts) >= 2 and parts[-1][0].lower in _PREPOSITIONS:
         # "Adeyanju, in a tweet wrote:": the phrase tells how; the subject comes before it.
@@ -1561,6 +1564,22 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
     if ref_before is not None:
         return ref_before
     return ref_last
+
+
+def _last_clause(span: Sequence[_Tok]) -> list[_Tok]:
+    """The clause right before a reporting verb when ``and``/``but`` joins it to a clause of
+    the writer's (``… will spend six weeks there and Tulle said``): from the conjunction on,
+    when a name or a pronoun alone follows it and a lower-case word ends the clause before."""
+    for c in range(len(span) - 2, 2, -1):
+        if span[c].lower not in ("and", "but"):
+            continue
+        before, rest = span[c - 1], span[c + 1 :]
+        if before.is_cap or not before.is_word or len(rest) > _MAX_NAME_WORDS:
+            return list(span)
+        if all(t.is_cap for t in rest) or (len(rest) == 1 and rest[0].lower in _PERSON_PRONOUNS):
+            return list(rest)
+        return list(span)
+    return list(span)
 
 
 def _verb_after(part: Sequence[_Tok]) -> int:
@@ -2096,6 +2115,8 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     full = upper and (content[-1] in _TERMINAL + "," or not before or colon)
     if not before and content[-1] in _TERMINAL + "," and _opens_paragraph(doc, p.open_mark):
         full = True  # a paragraph of speech, whatever its first letter ("… we were asked.")
+    if full and not before and _crosshead(doc, p, content, len(words)):
+        full = False
     verb = doc.tok_at(p.open_mark) - (2 if before.endswith(",") else 1)
     if (
         len(words) == 1
@@ -2129,6 +2150,17 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
     if full:
         return _Found(index, True, None, False, -1)
     return _Found(index, False, _partial_fallback(doc, p), False, -1)
+
+
+def _crosshead(doc: _Doc, p: _Passage, content: str, n_words: int) -> bool:
+    """A paragraph that is only a few words in quote marks with no end to their sentence
+    (``‘No time’`` between two paragraphs): a heading that borrows words, not speech."""
+    if len(p.parts) != 1 or p.close_mark < 0 or content.rstrip()[-1:] in _TERMINAL + ",":
+        return False
+    if n_words > _MAX_CROSSHEAD_WORDS or not _opens_paragraph(doc, p.open_mark):
+        return False
+    rest = doc.text[p.close_mark + 1 :].split("\n", 1)[0]
+    return not rest.strip()
 
 
 def _opens_paragraph(doc: _Doc, pos: int) -> bool:
@@ -2196,6 +2228,10 @@ def _context_speaker(
             if prev.full and len(_WORD_RE.findall(rest)) <= 20:
                 return _SameAs(i - 1)
         ref = _paragraph_before(doc, para, found, i)
+        if ref is not None and _names_several_reports_none(doc, para - 1):
+            # A lead-up that names several people and reports none of them (a match report):
+            # the speaker named by the quote paragraph right after goes back to this one.
+            ref = _next_speaker(doc, found, i, para) or ref
         if ref is None and i > 0 and found[i - 1].full:
             # A paragraph of scene-setting that names nobody between two quote paragraphs: the
             # speaker of the quote before goes on.
@@ -2219,6 +2255,28 @@ def _context_speaker(
             return _Ref(_RefKind.PRONOUN, m.name, m.pos)
         return _Ref(_RefKind.NAME, m.name, m.pos, person=True)
     return None
+
+
+def _names_several_reports_none(doc: _Doc, para: int) -> bool:
+    lo = doc.para_starts[para]
+    hi = doc.para_starts[para + 1] if para + 1 < len(doc.para_starts) else len(doc.text)
+    if bisect_left(doc.actor_pos, lo) < bisect_left(doc.actor_pos, hi):
+        return False
+    m_lo, m_hi = bisect_left(doc.mention_pos, lo), bisect_left(doc.mention_pos, hi)
+    people = {m.name for m in doc.mentions[m_lo:m_hi] if m.kind is _Mentioned.PERSON}
+    return len(people) >= 2
+
+
+def _next_speaker(doc: _Doc, found: Sequence[_Found], i: int, para: int) -> _Ref | None:
+    """The speaker of the next quote when it opens the next paragraph and its attribution
+    follows it (``“…,” said X.``)."""
+    if i + 1 >= len(found):
+        return None
+    nxt = found[i + 1]
+    q = doc.passages[nxt.passage]
+    if not (nxt.after and doc.para_of(q.open_mark) == para + 1):
+        return None
+    return nxt.speaker if _opens_paragraph(doc, q.open_mark) else None
 
 
 def _names_anyone(doc: _Doc, lo: int, hi: int) -> bool:

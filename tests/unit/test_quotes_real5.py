@@ -42,3 +42,42 @@ def test_a_street_is_never_what_she_stands_for() -> None:
         "“I am disappointed with our soup sales,” she said."
     )
     assert speakers(text) == ["Dana Morrow"]
+
+
+def test_a_few_quoted_words_standing_as_a_paragraph_are_a_heading_not_speech() -> None:
+    text = (
+        "The shares fell 9% before trading stopped.\n\n"
+        "‘No time’\n\n"
+        "Analyst Joel Sarin said there was “no time to explain it”."
+    )
+    assert [(q.text, q.full) for q in extract_quotes(text)] == [
+        ("No time", False),
+        ("no time to explain it", False),
+    ]
+
+
+def test_a_quoted_sentence_standing_as_a_paragraph_is_still_speech() -> None:
+    text = "Coach Lena Ortiz spoke after the game.\n\n“We never gave up.”"
+    assert [(q.text, q.full, q.speaker) for q in extract_quotes(text)] == [
+        ("We never gave up.", True, "Lena Ortiz")
+    ]
+
+
+def test_the_subject_after_and_is_the_one_who_said() -> None:
+    text = (
+        "Crews will spend about six weeks in Australia before returning home and Tulle said "
+        "more would go.\n\n"
+        "“Our people have been standing up for this.”"
+    )
+    assert speakers(text) == ["Tulle"]
+
+
+def test_after_a_lead_up_naming_several_the_next_paragraphs_speaker_goes_back() -> None:
+    text = (
+        "Captain Ravi Menon said he was pleased with the fightback.\n\n"
+        "Josh Ingram hit 110 while Tom Leary made a fifty. In reply, Menon scored 80 and Ivan "
+        "Kohl hit 58.\n\n"
+        "“Very happy with the way the boys played. We were under pressure.”\n\n"
+        "“Incredible achievement,” said Menon after the match."
+    )
+    assert speakers(text) == ["Ravi Menon", "Ravi Menon"]
