@@ -592,9 +592,10 @@ class Engine:
         afterwards. Raises ``FeedError`` (nothing stored) when it cannot be fetched or read.
         """
         known = self.store.feed_by_url(url)
-        if known is not None and self.store.followers(known.id):
+        if known is not None and known.gone_at is None and self.store.followers(known.id):
             # Already polled for other chats: its current items are history already, and new
-            # ones must still reach those chats, so nothing is fetched or stored here.
+            # ones must still reach those chats, so nothing is fetched or stored here. A feed
+            # that was gone is fetched: still gone, the chat is told; back, it is polled again.
             self.store.follow(chat_id, known.id, now)
             return known, 0
         result = await self.fetcher.fetch(url)

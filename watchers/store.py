@@ -663,14 +663,15 @@ class SqliteStorage:
         """A poll's outcome; ``body_hash`` (of the body just parsed) is kept until the next, and
         ``not_before`` (when the server or the feed asked for a pause; None: no pause) replaces
         the last one. ``update_period`` (what a parsed feed says of how often it changes;
-        ``timedelta(0)``: nothing) is kept until a poll that parses the feed again."""
+        ``timedelta(0)``: nothing) is kept until a poll that parses the feed again. A feed read
+        again is no longer gone."""
         with self._tx() as db:
             if error is None:
                 db.execute(
                     "UPDATE feeds SET last_polled_at=?, last_success_at=?, last_error=NULL, "
                     "error_count=0, etag=COALESCE(?, etag), "
                     "last_modified=COALESCE(?, last_modified), name=COALESCE(name, ?), "
-                    "body_hash=COALESCE(?, body_hash), not_before=?, "
+                    "body_hash=COALESCE(?, body_hash), not_before=?, gone_at=NULL, "
                     "update_period=COALESCE(?, update_period) WHERE id=?",
                     (
                         _ts(now),

@@ -551,14 +551,15 @@ class PostgresStorage:
         """A poll's outcome; ``body_hash`` (of the body just parsed) is kept until the next, and
         ``not_before`` (when the server or the feed asked for a pause; None: no pause) replaces
         the last one. ``update_period`` (what a parsed feed says of how often it changes;
-        ``timedelta(0)``: nothing) is kept until a poll that parses the feed again."""
+        ``timedelta(0)``: nothing) is kept until a poll that parses the feed again. A feed read
+        again is no longer gone."""
         with self._tx() as cur:
             if error is None:
                 cur.execute(
                     "UPDATE feeds SET last_polled_at=%s, last_success_at=%s, last_error=NULL, "
                     "error_count=0, etag=COALESCE(%s, etag), "
                     "last_modified=COALESCE(%s, last_modified), name=COALESCE(name, %s), "
-                    "body_hash=COALESCE(%s, body_hash), not_before=%s, "
+                    "body_hash=COALESCE(%s, body_hash), not_before=%s, gone_at=NULL, "
                     "update_period=COALESCE(%s, update_period) WHERE id=%s",
                     (
                         _ts(now),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.feeds import FeedServer, rss
+from watchers.errors import FetchError
 from watchers.fetch import Fetcher, FetchSettings
 from watchers.model import Chat
 from watchers.pipeline import Engine
@@ -151,3 +152,20 @@ async def test_a_gone_feed_stops_and_its_chat_hears_once(
     assert "is gone" in message.text and f"/removefeed {url}" in message.text
     feed = engine.store.get_feed(feed_id)
     assert feed is not None and "gone" in _feed_line(1, feed)
+
+
+async def test_a_gone_feed_that_comes_back_is_polled_again_when_followed(
+    engine: Engine, feeds: FeedServer
+) -> None:
+    feeds.status("/back.xml", 410)
+    url = feeds.url("/back.xml")
+    feed_id = _follow(engine, url)
+    [outcome] = (await engine.run_cycle(T0)).feeds
+    assert outcome.gone
+    engine.store.upsert_chat(Chat(CHAT + 1, "private"), T0)
+    with pytest.raises(FetchError, match="410"):  # another chat adds it: told it is gone
+        await engine.follow_new_feed(CHAT + 1, url, T0 + timedelta(hours=1))
+    feeds.publish("/back.xml", rss([STORY]))
+    feed, _ = await engine.follow_new_feed(CHAT + 1, url, T0 + timedelta(hours=2))
+    assert feed.id == feed_id and feed.gone_at is None
+    assert _due(engine, T0 + timedelta(hours=3)) == [url]

@@ -381,9 +381,11 @@ def test_polite_polling_state_survives_reopening(open_store: Callable[[], Storag
     assert gone is not None and gone.url == "https://moved.example/rss"
     assert gone.gone_at == NOW and gone.update_period == timedelta(hours=1)
     assert [f.id for f in s.feeds_to_poll()] == [feed.id]  # a gone feed is not polled
-    # a poll that parses nothing keeps the feed's own period; a pause asked for is replaced
+    # a poll that parses nothing keeps the feed's own period; a pause asked for is replaced;
+    # a feed read again is no longer gone
     s.record_poll(other.id, NOW + timedelta(hours=3))
     again = s.get_feed(other.id)
     assert again is not None and again.update_period == timedelta(hours=1)
     assert again.not_before is None
+    assert again.gone_at is None  # read again: back
     s.close()
