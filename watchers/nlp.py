@@ -162,10 +162,15 @@ def _recognise(nlp: Any, disable: Sequence[str], texts: Sequence[str]) -> list[_
     ]
 
 
-def _serve(nlp: Any, disable: Sequence[str], conn: Connection) -> None:
-    """A worker process: recognise the texts it is sent until it is sent None."""
-    while (texts := conn.recv()) is not None:
-        conn.send(_recognise(nlp, disable, texts))
+def _serve(nlp: Any, disable: Sequence[str], conn: Connection, parent_end: Connection) -> None:
+    """A worker process: recognise the texts it is sent until it is sent None, or until the
+    process that forked it is gone (its end of the pipe closes)."""
+    parent_end.close()  # this process's copy of it would keep the pipe open after the parent dies
+    try:
+        while (texts := conn.recv()) is not None:
+            conn.send(_recognise(nlp, disable, texts))
+    except (EOFError, OSError):
+        return
 
 
 class _Worker:
@@ -176,7 +181,7 @@ class _Worker:
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(nlp, list(disable), child), name=name, daemon=True
+            target=_serve, args=(nlp, list(disable), child, self._conn), name=name, daemon=True
         )
         self._process.start()
         child.close()
