@@ -25,7 +25,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone for our purpose
+    with Path(f"/proc/{pid}/stat").open() as stat:  # a zombie is gone for our purpose
         return stat.read().split()[2] != "Z"
 
 
