@@ -38,6 +38,9 @@ def clock(moment: datetime, chat: Chat) -> str:
 
 def feed_health(feed: Feed, interval: timedelta, now: datetime) -> str:
     """One feed's line: how its last polls went and when the next one is."""
+    if feed.gone_at is not None:
+        since = relative_time(feed.gone_at, now)
+        return f"⛔ gone: its site removed it {since}, so it is no longer polled"
     if feed.last_polled_at is None:
         return "not polled yet: its first poll is due now"
     parts: list[str] = []
@@ -52,7 +55,12 @@ def feed_health(feed: Feed, interval: timedelta, now: datetime) -> str:
     else:
         parts.append(f"✅ read {relative_time(feed.last_polled_at, now)}")
     due = next_poll_at(
-        feed.last_polled_at, interval, now, error_count=feed.error_count, feed_id=feed.id
+        feed.last_polled_at,
+        interval,
+        now,
+        error_count=feed.error_count,
+        retry_after=feed.not_before,  # what the server or the feed asked for
+        feed_id=feed.id,
     )
     parts.append(f"next poll {time_until(due, now)}")
     return "; ".join(parts)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.status import feed_health
 from tests.fakes.feeds import FeedServer, rss
 from watchers.errors import FetchError
 from watchers.fetch import Fetcher, FetchSettings
@@ -55,6 +56,8 @@ async def test_a_feed_with_a_ttl_is_not_polled_again_before_it(
     await engine.run_cycle(T0, engine.due_feeds(T0))
     assert _due(engine, T0 + timedelta(minutes=59)) == []  # the interval alone says 1 minute
     assert _due(engine, T0 + timedelta(minutes=60)) == [url]
+    [feed] = engine.store.followed_feeds(CHAT)  # /status says so too
+    assert "next poll in 50 min" in feed_health(feed, engine.interval, T0 + timedelta(minutes=10))
     # a 304 has no body to read the ttl from: the feed's word is kept
     later = T0 + timedelta(minutes=60)
     [outcome] = (await engine.run_cycle(later, engine.due_feeds(later))).feeds
@@ -152,6 +155,7 @@ async def test_a_gone_feed_stops_and_its_chat_hears_once(
     assert "is gone" in message.text and f"/removefeed {url}" in message.text
     feed = engine.store.get_feed(feed_id)
     assert feed is not None and "gone" in _feed_line(1, feed)
+    assert "gone" in feed_health(feed, engine.interval, T0 + timedelta(days=5))
 
 
 async def test_a_gone_feed_that_comes_back_is_polled_again_when_followed(
