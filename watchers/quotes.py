@@ -520,8 +520,14 @@ def _scan(
                     parts.append((start, newline))
                     start = i + 1
                     continue
-                if _asked_question(text, i) and _reads_as_sentences(text, start, newline):
-                    # The answer ends where the question begins: the paragraph end closes it.
+                introduced = text[:first_mark].rstrip().endswith(":") and not parts
+                ends = text[:newline].rstrip()[-1:] in _TERMINAL
+                if (_asked_question(text, i) or (introduced and ends)) and _reads_as_sentences(
+                    text, start, newline
+                ):
+                    # The answer ends where the question begins, and a quote introduced by
+                    # ``said:`` that its paragraph ends with a full stop and the next does not
+                    # go on (``He added: “…``): the paragraph end closes it.
                     parts.append((start, newline))
                     stripped = [
                         p for p in (_strip_span(text, a, b) for a, b in parts) if p[0] < p[1]
@@ -953,7 +959,8 @@ def _with_mentions(doc: _Doc) -> _Doc:
         if org:
             candidates.append((i, j, words, _Mentioned.ORG))
             continue
-        if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not titled:
+        owner = toks[j - 1].possessive and j - i >= 2  # "in Kerry Dunn's driveway"
+        if (prev in _PLACE_PREPOSITIONS or prev in _NOT_BEFORE_PERSON) and not (titled or owner):
             continue  # "in Bath", "the Hilton"; but "this Mr Hale" is a person
         if (placed or words[-1].lower() in _PLACE_HEADS) and not hinted:
             continue  # a place: "Wall Street forecasts"
@@ -1831,6 +1838,16 @@ def _modified_head(ref: _Ref) -> tuple[str, str] | None:
     return words[1], words[2]
 
 
+def _capitalised_role(ref: _Ref) -> bool:
+    """``the Prime Minister``, ``the Foreign Secretary``: a title written as a name."""
+    words = ref.text.split()
+    if not 3 <= len(words) <= 4 or words[0].lower() != "the":
+        return False
+    if not all(w.isalpha() and w[0].isupper() for w in words[1:]):
+        return False
+    return _is_title(words[-1]) and words[-1].lower() not in _ORG_NOUNS
+
+
 def _named_later(doc: _Doc, ref: _Ref) -> str | None:
     """``a judge`` (or ``a senior judge``) introduced before being named: the first person named
     afterwards with that title (``Judge Alun Rees``), within a few sentences."""
@@ -1887,6 +1904,10 @@ def _resolve_description(doc: _Doc, ref: _Ref, depth: int) -> str | None:
         if found is None and _is_title(head) and head not in _ORG_NOUNS:
             # "the head coach" when no coach was introduced: the person just spoken of.
             found = _person_before(doc, ref.pos, depth + 1)
+        return found[1] if found is not None else ref.text
+    if _capitalised_role(ref):
+        # "The Prime Minister said:" with no name after it: the person just spoken of.
+        found = _person_before(doc, ref.pos, depth + 1)
         return found[1] if found is not None else ref.text
     if not _is_bare(ref):
         return ref.text

@@ -81,3 +81,34 @@ def test_after_a_lead_up_naming_several_the_next_paragraphs_speaker_goes_back() 
         "“Incredible achievement,” said Menon after the match."
     )
     assert speakers(text) == ["Ravi Menon", "Ravi Menon"]
+
+
+def test_a_title_written_as_a_name_is_the_person_just_spoken_of() -> None:
+    text = (
+        "The state will send help to the flooded towns, Owen Marsh said today.\n\n"
+        "Rescue crews have worked through the night.\n\n"
+        "The Prime Minister said: “The Government will assist.”"
+    )
+    assert speakers(text) == ["Owen Marsh"]
+
+
+def test_a_quote_after_said_colon_that_its_paragraph_leaves_open_ends_there() -> None:
+    text = (
+        "Coach Nadia Pavel said after the match: “The first match is always the hardest. My "
+        "players were nervous.\n\n"
+        "She added: “We hope to climb this group.”"
+    )
+    assert [(q.text, q.speaker) for q in extract_quotes(text)] == [
+        ("The first match is always the hardest. My players were nervous.", "Nadia Pavel"),
+        ("We hope to climb this group.", "Nadia Pavel"),
+    ]
+
+
+def test_the_owner_of_a_place_is_a_person() -> None:
+    text = (
+        "The shooting happened in Kerry Dunn’s driveway.\n\n"
+        "“I ran up to the front window,” he recalled."
+    )
+    assert speakers(text) == ["Kerry Dunn"]
+    text = "It happened in Downing Street.\n\n“I ran to the window,” he recalled."
+    assert speakers(text) == [None]
