@@ -1527,7 +1527,11 @@ def _subject_of_verb(doc: _Doc, k: int, lo: int) -> _Ref | None:
         return None
     span = _last_clause(span)
     parts = _split_parts(span)
-    if parts[-1] and len(parts) >= 2 and parts[-1][0].lower in _PREPOSITIONS:
+    which = [n for n, t in enumerate(parts[-1][:2]) if t.lower == "which"]
+    if which and len(parts[-1]) > which[0] + 1:
+        # "to which the official replied": the subject follows the relative word.
+        parts[-1] = parts[-1][which[0] + 1 :]
+    elif parts[-1] and len(parts) >= 2 and parts[-1][0].lower in _PREPOSITIONS:
         # "Adeyanju, in a tweet wrote:": the phrase tells how; the subject comes before it.
         parts = parts[:-1]
     if parts[-1]:
@@ -2058,6 +2062,10 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
         return None, -1
     open_ended = content[-1] in ",?!—–-" or first.word == "," or first.word[0].islower()
     if not open_ended and content[-1] in _TERMINAL:
+        return None, -1
+    lead = [t.lower for t in toks[lo : min(hi, lo + 3)] if t.word != ","]
+    if lead[:1] == ["which"] or lead[:2] == ["to", "which"]:
+        # “…,” to which the official replied: “…”: the clause reports the next quote.
         return None, -1
     for k in range(lo, min(hi, lo + 12)):
         t = toks[k]

@@ -112,3 +112,14 @@ def test_the_owner_of_a_place_is_a_person() -> None:
     assert speakers(text) == ["Kerry Dunn"]
     text = "It happened in Downing Street.\n\n“I ran to the window,” he recalled."
     assert speakers(text) == [None]
+
+
+def test_a_reply_introduced_by_to_which_is_a_quote_of_its_own() -> None:
+    text = (
+        "After the visit, Mayor Tom Reid said to the engineer, “Tell the crew I am grateful, "
+        "they worked all night,” to which Ana Ruiz replied: “They lost their own homes.”"
+    )
+    assert [(q.text, q.speaker) for q in extract_quotes(text)] == [
+        ("Tell the crew I am grateful, they worked all night.", "Tom Reid"),
+        ("They lost their own homes.", "Ana Ruiz"),
+    ]
