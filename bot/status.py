@@ -60,7 +60,8 @@ def feed_health(feed: Feed, interval: timedelta, now: datetime) -> str:
         now,
         error_count=feed.error_count,
         retry_after=feed.not_before,  # what the server or the feed asked for
-        feed_id=feed.id,
+        # The backoff's spread is shown; a healthy feed's jitter (a little early) is not.
+        feed_id=feed.id if feed.error_count else None,
     )
     parts.append(f"next poll {time_until(due, now)}")
     return "; ".join(parts)
