@@ -2045,11 +2045,12 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
     _, sent_end = _sentence_bounds(doc, passage.close_mark)
     if (
         lo < len(toks)
-        and doc.text[passage.start : passage.end].rstrip()[-1:] in ("?", "!")
+        and doc.text[passage.start : passage.end].rstrip()[-1:] in _TERMINAL
         and doc.starts_sentence(toks[lo].start)
         and doc.para_of(toks[lo].start) == doc.para_of(passage.close_mark)
     ):
-        # “… in his hand?” Mr Crook said.: a question ends the sentence, not the attribution.
+        # “… in his hand?” Mr Crook said.: a question ends the sentence, not the attribution
+        # (and a full stop, when the sentence after only says who spoke: see below).
         _, sent_end = _sentence_bounds(doc, toks[lo].start)
     hi = lo
     while hi < len(toks) and hi < lo + _MAX_AFTER and toks[hi].start < sent_end:
@@ -2061,7 +2062,7 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
     if first is None:
         return None, -1
     open_ended = content[-1] in ",?!—–-" or first.word == "," or first.word[0].islower()
-    if not open_ended and content[-1] in _TERMINAL:
+    if not open_ended and content[-1] in _TERMINAL and not _bare_attribution(toks, lo, hi):
         return None, -1
     lead = [t.lower for t in toks[lo : min(hi, lo + 3)] if t.word != ","]
     if lead[:1] == ["which"] or lead[:2] == ["to", "which"]:
@@ -2082,6 +2083,18 @@ def _after_attribution(doc: _Doc, passage: _Passage) -> tuple[_Ref | None, int]:
             end = toks[hi - 1].end if hi > lo else passage.close_mark + 1
             return ref, end
     return None, -1
+
+
+def _bare_attribution(toks: Sequence[_Tok], lo: int, hi: int) -> bool:
+    """A sentence after a closed quote that only says who said it: ``“… solid.” The company
+    said in a press release.`` (a reporting verb within its first words, then at most a
+    phrase that tells where or how)."""
+    words = [t for t in toks[lo:hi] if t.is_word]
+    for n, t in enumerate(words[: _MAX_NAME_WORDS + 1]):
+        if t.lower in _REPORTING and t.lower not in _PARTICIPLES and n > 0:
+            rest = words[n + 1 :]
+            return not rest or (rest[0].lower in _PREPOSITIONS and rest[0].lower != "to")
+    return False
 
 
 def _before_attribution(doc: _Doc, pos: int, lo_pos: int) -> _Ref | None:

@@ -123,3 +123,20 @@ def test_a_reply_introduced_by_to_which_is_a_quote_of_its_own() -> None:
         ("Tell the crew I am grateful, they worked all night.", "Tom Reid"),
         ("They lost their own homes.", "Ana Ruiz"),
     ]
+
+
+def test_a_sentence_after_a_closed_quote_that_only_says_who_spoke_attributes_it() -> None:
+    text = (
+        "Shares in Dunmore Labs fell 11 percent.\n\n"
+        "“Our ecosystem is growing. Our financial foundation is solid.” Chief executive Ana Ruiz "
+        "said in a statement."
+    )
+    assert speakers(text) == ["Ana Ruiz"]
+
+
+def test_a_sentence_after_a_closed_quote_that_reports_more_does_not() -> None:
+    text = (
+        "Shares in Dunmore Labs fell, Ana Ruiz said.\n\n"
+        "“Our ecosystem is growing.” Analyst Tom Reid said profits would rise."
+    )
+    assert speakers(text) == ["Ana Ruiz"]
