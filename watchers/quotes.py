@@ -2187,7 +2187,7 @@ def _classify(doc: _Doc, index: int) -> _Found | None:
         if ref is None and before.endswith(":"):
             ref = _label(doc, sent_start, p.open_mark)
         if ref is None and not full:
-            ref = _partial_fallback(doc, p)
+            ref = _partial_fallback(doc, p) or _sentence_person(doc, sent_start, p.open_mark)
         return _Found(index, full, ref, False, -1)
     if full:
         return _Found(index, True, None, False, -1)
@@ -2240,6 +2240,17 @@ def _partial_fallback(doc: _Doc, p: _Passage) -> _Ref | None:
             if before:
                 return _subject_of_verb(doc, k, lo)
             return _object_of_verb(doc, k, min(len(toks), k + 12))
+    return None
+
+
+def _sentence_person(doc: _Doc, lo: int, hi: int) -> _Ref | None:
+    """The person the writer's sentence is about, for a phrase it quotes with no verb of
+    saying (``Rohan downgraded the shares, noting that “…”``): the first one it names before
+    the quote."""
+    m_lo, m_hi = bisect_left(doc.mention_pos, lo), bisect_left(doc.mention_pos, hi)
+    for m in doc.mentions[m_lo:m_hi]:
+        if m.kind is _Mentioned.PERSON and doc.toks[doc.tok_at(m.pos)].quote < 0:
+            return _Ref(_RefKind.NAME, m.name, m.pos, person=True)
     return None
 
 

@@ -140,3 +140,13 @@ def test_a_sentence_after_a_closed_quote_that_reports_more_does_not() -> None:
         "“Our ecosystem is growing.” Analyst Tom Reid said profits would rise."
     )
     assert speakers(text) == ["Ana Ruiz"]
+
+
+def test_a_phrase_quoted_with_no_verb_of_saying_goes_to_the_person_the_sentence_is_about() -> None:
+    text = (
+        "Shares of the network fell on Friday.\n\n"
+        "Analyst Jordan Reese downgraded the shares, noting that “user growth faltered”."
+    )
+    assert [(q.text, q.full, q.speaker) for q in extract_quotes(text)] == [
+        ("user growth faltered", False, "Jordan Reese")
+    ]
