@@ -3,10 +3,11 @@
 Telegram allows about one message a second to a chat (short bursts are tolerated), twenty a
 minute to a group and about thirty a second overall. ``Pacer`` counts what was sent in sliding
 windows (a leaky bucket lets a burst through and then overruns a sliding second) and answers
-"how long until a message to this chat may go". Every message, reply or digest, keeps to one a
-second per chat (so a chat never gets two in a second). Replies to commands come first: digests
-leave one slot a second free for them, and a reply whose chat may receive takes the next free
-slot, while digests to the chat it is for wait behind it.
+"how long until a message to this chat may go". A chat never gets a digest within a second of
+another message, nor a reply within a second of a digest; replies to a user's own commands may
+burst (Telegram tolerates short bursts). Replies come first: digests leave one slot a second free
+for them, and a reply whose chat may receive takes the next free slot, while digests to the chat
+it is for wait behind it.
 
 ``PacedRateLimiter`` plugs the pacer into python-telegram-bot for everything the handlers send;
 the delivery loop asks the pacer itself and marks its requests ``BULK`` so that they are not
@@ -43,6 +44,9 @@ class FloodLimits:
     """Messages in any second, all chats together; a waiting reply takes the next free one."""
     reserved_for_replies: int = 1
     """Of ``overall``, slots digests leave free so that a reply seldom waits at all."""
+    chat_burst: int = 10
+    """Messages one chat may get at once (replies may burst, refilled at one a second);
+    digests go at most one a second."""
     group_per_minute: int = 20
     margin: float = 0.01
     """Each window is measured this much longer than Telegram's. A send counts from when it
@@ -91,8 +95,16 @@ class Pacer:
         self.clock = clock
         self._overall: list[float] = []
         self._chats: dict[int | str, list[float]] = {}
+        self._buckets: dict[int | str, tuple[float, float]] = {}  # tokens, when counted
         self._held: dict[int | str, float] = {}
         self._replies_waiting: dict[int | str, int] = {}
+        self._digests: dict[int | str, float] = {}  # when each chat last got a digest
+
+    def _tokens(self, chat: int | str, now: float) -> float:
+        """The chat's burst allowance now: it refills at one message a second (less margin)."""
+        burst = float(self.limits.chat_burst)
+        tokens, stamp = self._buckets.get(chat, (burst, now))
+        return min(burst, tokens + (now - stamp) / (1.0 + self.limits.margin))
 
     @staticmethod
     def _prune(stamps: list[float], now: float, window: float) -> None:
@@ -113,26 +125,42 @@ class Pacer:
             if self._replies_waiting.get(chat):
                 wait = max(wait, 0.05)
             # Replies take the next free slots: those whose chat may receive now.
-            cap -= sum(n for c, n in self._replies_waiting.items() if self._chat_free(c, now))
+            cap -= sum(n for c, n in self._replies_waiting.items() if self._chat_wait(c, now) <= 0)
         wait = max(wait, _free_in(self._overall, now, second, cap))
+        if reply:
+            wait = max(wait, self._chat_wait(chat, now))
         stamps = self._chats.get(chat)
         if stamps:
-            wait = max(wait, _free_in(stamps, now, second, 1))  # replies too: 1 a second a chat
+            if not reply:
+                wait = max(wait, _free_in(stamps, now, second, 1))
             if is_group(chat):
                 minute = 60.0 + limits.margin
                 wait = max(wait, _free_in(stamps, now, minute, limits.group_per_minute))
         return wait
 
-    def _chat_free(self, chat: int | str, now: float) -> bool:
-        """Whether a message to ``chat`` may go now as far as the chat's own limits go."""
-        if self._held.get(chat, now) > now:
-            return False
-        return _free_in(self._chats.get(chat, []), now, 1.0 + self.limits.margin, 1) <= 0
+    def _chat_wait(self, chat: int | str, now: float) -> float:
+        """Seconds until a reply to ``chat`` may go as far as the chat's own limits go: its
+        burst allowance, a 429's hold, and a second after its last digest."""
+        second = 1.0 + self.limits.margin
+        wait = max(0.0, self._held.get(chat, now) - now)
+        tokens = self._tokens(chat, now)
+        if tokens < 1.0:
+            wait = max(wait, (1.0 - tokens) * second)
+        last_digest = self._digests.get(chat)
+        if last_digest is not None:
+            if last_digest + second <= now:
+                del self._digests[chat]
+            else:
+                wait = max(wait, last_digest + second - now)
+        return wait
 
-    def record(self, chat: int | str) -> float:
+    def record(self, chat: int | str, *, reply: bool = False) -> float:
         """A message to ``chat`` is going out now; returns its stamp for ``settle``."""
         now = self.clock()
+        if not reply:
+            self._digests[chat] = now
         self._overall.append(now)
+        self._buckets[chat] = (self._tokens(chat, now) - 1.0, now)
         stamps = self._chats.setdefault(chat, [])
         stamps.append(now)
         self._prune(stamps, now, (60.0 if is_group(chat) else 1.0) + self.limits.margin)
@@ -147,6 +175,8 @@ class Pacer:
         stamps = self._chats.get(chat)
         if stamps is not None:
             _restamp(stamps, stamp, now)
+        if self._digests.get(chat) == stamp:
+            self._digests[chat] = now
 
     def hold(self, chat: int | str, seconds: float) -> None:
         """Telegram asked us (429) to leave ``chat`` alone for ``seconds``."""
@@ -163,7 +193,7 @@ class Pacer:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)  # the window frees at a known time: no event to wait on
-            return self.record(chat)
+            return self.record(chat, reply=True)
         finally:
             left = self._replies_waiting[chat] - 1
             if left:

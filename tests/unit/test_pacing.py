@@ -87,7 +87,19 @@ def test_a_429_holds_that_chat_only() -> None:
     assert pacer.wait(7) == 0
 
 
-def test_a_chat_never_gets_two_messages_in_a_second_but_replies_go_first() -> None:
+def test_replies_may_burst_where_digests_may_not() -> None:
+    ticks = Ticks()
+    pacer = Pacer(clock=ticks)
+    for _ in range(FloodLimits().chat_burst):
+        assert pacer.wait(7, reply=True) == 0
+        pacer.record(7, reply=True)
+    assert pacer.wait(7, reply=True) > 0  # the burst is spent: about one a second again
+    assert pacer.wait(7) > 0.9  # and no digest in the same second
+    ticks.now += 1.1
+    assert pacer.wait(7, reply=True) == 0
+
+
+def test_a_reply_never_follows_a_digest_within_a_second() -> None:
     ticks = Ticks()
     pacer = Pacer(clock=ticks)
     pacer.record(7)  # a digest just went to chat 7
@@ -95,8 +107,6 @@ def test_a_chat_never_gets_two_messages_in_a_second_but_replies_go_first() -> No
     assert pacer.wait(8, reply=True) == 0  # other chats are not held up
     ticks.now += 1.02
     assert pacer.wait(7, reply=True) == 0
-    pacer.record(7)
-    assert pacer.wait(7, reply=True) > 0.9  # replies too: one a second
 
 
 def test_a_waiting_reply_keeps_an_overall_slot_only_once_its_chat_may_receive() -> None:
@@ -105,7 +115,7 @@ def test_a_waiting_reply_keeps_an_overall_slot_only_once_its_chat_may_receive() 
     pacer = Pacer(limits, clock=ticks)
     for chat in range(100, 100 + limits.overall - limits.reserved_for_replies - 2):
         pacer.record(chat)
-    pacer.record(7)
+    pacer.record(7)  # a digest
     pacer._replies_waiting[7] = 1  # a reply to chat 7 waits for chat 7's second
     assert pacer.wait(8) == 0  # so the last digest slot is not kept for it yet
     ticks.now += 0.5
