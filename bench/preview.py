@@ -9,8 +9,9 @@ does for several kinds of query: read from the store the window's stories that m
 ``watchers.preview.preview_query`` on them (prefilter, tokens and matching for the candidates, the
 recogniser on entity candidates only), through ``watchers.preview.preview_stored``: the
 store's SQL gate first, then only the stories that pass it. Prints one JSON object:
-``stories``, ``seconds`` (the median over the queries of each query's median over ``--runs``), ``max_seconds`` (the slowest
-query's median), and per query its median, how many stories it matched and how many it scanned.
+``stories``, ``seconds`` (the median over the queries of each query's median over ``--runs``),
+``max_seconds`` (the slowest query's median), and per query its median, how many stories it
+matched and how many it scanned.
 """
 
 from __future__ import annotations
