@@ -195,20 +195,25 @@ _OWN_TABLES = frozenset({"chats", "feeds", "follows", "watchlists", "outbox"})
 _LIKE_ESCAPE = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
-def _gate_sql(gate: Gate, params: list[object]) -> str:
-    """``gate`` as an SQL condition on the articles row ``a``; its values go to ``params``."""
+def gate_sql(
+    gate: Gate, params: list[object], *, like: str = "LIKE ?", true: str = "1", false: str = "0"
+) -> str:
+    """``gate`` as an SQL condition on the articles row ``a``; its values go to ``params``.
+    ``like`` is the engine's case-insensitive match with its placeholder (SQLite's LIKE ignores
+    ASCII case; PostgreSQL passes ``ILIKE %s``), ``true``/``false`` its constants."""
     if isinstance(gate, Contains):
         columns = ("a.title", "a.summary", "a.content")
         pattern = f"%{gate.needle.translate(_LIKE_ESCAPE)}%"
-        tests = [f"{c} LIKE ? ESCAPE '\\'" for c in columns]
+        tests = [f"{c} {like} ESCAPE '\\'" for c in columns]
         if len(gate.needle) > 1:  # a full stop inside a needle of two letters or more
-            tests += [f"replace({c}, '.', '') LIKE ? ESCAPE '\\'" for c in columns]
+            tests += [f"replace({c}, '.', '') {like} ESCAPE '\\'" for c in columns]
         params.extend([pattern] * len(tests))
         return "(" + " OR ".join(tests) + ")"
     if not gate.parts:
-        return "1" if isinstance(gate, AllOf) else "0"
+        return true if isinstance(gate, AllOf) else false
     joiner = " AND " if isinstance(gate, AllOf) else " OR "
-    return "(" + joiner.join(_gate_sql(part, params) for part in gate.parts) + ")"
+    parts = (gate_sql(part, params, like=like, true=true, false=false) for part in gate.parts)
+    return "(" + joiner.join(parts) + ")"
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -844,7 +849,7 @@ class SqliteStorage:
         )
         params: list[object] = [chat_id, _ts(since)]
         if gate is not None:
-            sql += f" AND (a.plain IS NOT 1 OR {_gate_sql(gate, params)})"
+            sql += f" AND (a.plain IS NOT 1 OR {gate_sql(gate, params)})"
         return [r[0] for r in self._query(sql + " ORDER BY a.id DESC", params)]
 
     def get_articles(self, article_ids: Sequence[int]) -> list[Article]:

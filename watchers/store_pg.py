@@ -36,8 +36,8 @@ from watchers.model import (
     PendingHit,
     Watchlist,
 )
-from watchers.preview import AllOf, Contains, Gate, is_plain
-from watchers.store import _LIKE_ESCAPE, detail_from_json, detail_to_json, storage_url_problem
+from watchers.preview import Gate, is_plain
+from watchers.store import detail_from_json, detail_to_json, gate_sql, storage_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -202,22 +202,10 @@ def _dt(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-def _gate_sql(gate: Gate, params: list[object]) -> str:
-    """``gate`` as a condition on the articles row ``a``, its values added to ``params``.
-    It is only asked of stories ``is_plain`` marked (no letter outside ASCII), where ILIKE
-    ignores case exactly as SQLite's LIKE does."""
-    if isinstance(gate, Contains):
-        columns = ("a.title", "a.summary", "a.content")
-        pattern = f"%{gate.needle.translate(_LIKE_ESCAPE)}%"
-        tests = [f"{c} ILIKE %s ESCAPE '\\'" for c in columns]
-        if len(gate.needle) > 1:  # a full stop inside a needle of two letters or more
-            tests += [f"replace({c}, '.', '') ILIKE %s ESCAPE '\\'" for c in columns]
-        params.extend([pattern] * len(tests))
-        return "(" + " OR ".join(tests) + ")"
-    if not gate.parts:
-        return "TRUE" if isinstance(gate, AllOf) else "FALSE"
-    joiner = " AND " if isinstance(gate, AllOf) else " OR "
-    return "(" + joiner.join(_gate_sql(part, params) for part in gate.parts) + ")"
+def _pg_gate(gate: Gate, params: list[object]) -> str:
+    """The store's gate in PostgreSQL's words. It is only asked of stories ``is_plain`` marked
+    (no letter outside ASCII), where ILIKE ignores case exactly as SQLite's LIKE does."""
+    return gate_sql(gate, params, like="ILIKE %s", true="TRUE", false="FALSE")
 
 
 def describe_url(url: str) -> str:
@@ -752,7 +740,7 @@ class PostgresStorage:
         )
         params: list[object] = [chat_id, _ts(since)]
         if gate is not None:
-            query += f" AND (a.plain IS NOT TRUE OR {_gate_sql(gate, params)})"
+            query += f" AND (a.plain IS NOT TRUE OR {_pg_gate(gate, params)})"
         return [r["id"] for r in self._query(query + " ORDER BY a.id DESC", params)]
 
     def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
